@@ -1,0 +1,200 @@
+"""`scribe record`: record a consultation from the microphone to a crash-safe WAV file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from scribe.audio.capture import SAMPLE_RATE, Recorder, list_input_devices
+from scribe.audio.recording import RecordingExistsError, recover
+from scribe.config import load_settings
+from scribe.errors import CaptureError, ScribeError
+
+_METER_WIDTH = 30
+_METER_FLOOR_DB = -60.0
+_PAUSE_KEYS = {"\n", "\r", "p", "P", " "}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("record")(record)
+
+
+def record(
+    out: Path | None = typer.Argument(
+        None, metavar="OUT", help="WAV file to write (16 kHz, 16-bit PCM).", show_default=False
+    ),
+    device: str | None = typer.Option(
+        None, "--device", "-d", help="Input device: its index or part of its name (see --list-devices)."
+    ),
+    list_devices: bool = typer.Option(False, "--list-devices", help="List the microphones and exit."),
+    channels: int = typer.Option(1, "--channels", "-c", min=1, max=2, help="1 (mono) or 2 (one speaker per channel)."),
+    max_minutes: float | None = typer.Option(
+        None, "--max-minutes", min=0.01, help="Stop after this many minutes of audio (default: the configured maximum)."
+    ),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite OUT if it exists."),
+    recover_file: Path | None = typer.Option(
+        None, "--recover", metavar="FILE", help="Repair a recording left unfinished by a crash, then exit."
+    ),
+) -> None:
+    """Record from the microphone. Enter or p pauses and resumes; Ctrl-C stops and saves.
+
+    The file is written as audio arrives and synced every second, so a crash loses at most about a second (repair such a file with --recover).
+
+    SIGUSR1 toggles pause; SIGTERM stops and saves.
+    """  # noqa: E501
+    console = Console()
+    if list_devices:
+        _print_devices(console)
+        return
+    if recover_file is not None:
+        info = recover(recover_file)
+        _say(console, f"{recover_file}: {_clock(info.duration)} of audio; its header is sound")
+        return
+    if out is None:
+        raise ScribeError("give the file to record to, e.g. `scribe record consultation.wav`")
+    if out.exists() and not force:
+        raise RecordingExistsError(f"{out} already exists; choose another file name or pass --force to overwrite it")
+
+    settings = load_settings()
+    recorder = Recorder(
+        out,
+        device=int(device) if device is not None and device.isdigit() else device,
+        channels=channels,
+        overwrite=force,
+        max_seconds=max_minutes * 60 if max_minutes is not None else settings.max_audio_seconds,
+    )
+    stop = threading.Event()
+    with _signals(stop, recorder):
+        recorder.start()  # raises CaptureError, leaving no file, when there is no microphone
+        try:
+            with _keys(stop, recorder), _live_meter(recorder) as refresh:
+                while not stop.is_set() and not recorder.finished:
+                    refresh()
+                    stop.wait(0.1)
+        finally:
+            info = recorder.stop()
+    if info.duration == 0:
+        out.unlink(missing_ok=True)
+        raise CaptureError("nothing was recorded (no audio arrived, or it stayed paused); no file was kept")
+    if recorder.finished:
+        _say(console, f"stopped at the maximum length of {_clock(info.duration)}", style="yellow")
+    if recorder.overflows:
+        _say(console, f"warning: {recorder.overflows} audio block(s) arrived late and were lost", style="yellow")
+    mode = "mono" if channels == 1 else f"{channels} channels"
+    _say(console, f"saved {out} ({_clock(info.duration)}, {SAMPLE_RATE // 1000} kHz {mode})")
+    _say(console, f"next: scribe transcribe {out}")
+
+
+def _say(console: Console, line: str, style: str | None = None) -> None:
+    """One unwrapped line (paths stay copyable), with no markup read into file names."""
+    console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_devices(console: Console) -> None:
+    devices = list_input_devices()
+    if not devices:
+        raise CaptureError("no microphone found; check a device is connected and this user may use audio devices")
+    table = Table("index", "name", "channels", "default rate", "default")
+    for d in devices:
+        default = "*" if d.is_default else ""
+        table.add_row(str(d.index), d.name, str(d.channels), f"{d.default_samplerate:g} Hz", default)
+    console.print(table)
+
+
+def _clock(seconds: float) -> str:
+    """02:03.4, or 1:02:03.4 past an hour."""
+    tenths = int(seconds * 10)
+    minutes, secs = divmod(tenths / 10, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
+
+
+def _meter(recorder: Recorder) -> Group:
+    level = recorder.level
+    filled = round((min(0.0, max(_METER_FLOOR_DB, level.rms_dbfs)) - _METER_FLOOR_DB) / -_METER_FLOOR_DB * _METER_WIDTH)
+    colour = "red" if level.clipping else "yellow" if level.rms_dbfs > -12 else "green"
+    state = Text("⏸ paused   ", style="bold yellow") if recorder.paused else Text("● recording", style="bold red")
+    line = Text.assemble(
+        state,
+        f"  {_clock(recorder.duration)}  ",
+        ("█" * filled, colour),
+        ("░" * (_METER_WIDTH - filled), "dim"),
+        f" {level.rms_dbfs:6.1f} dBFS  peak {level.peak_dbfs:6.1f}",
+        (" CLIPPING" if level.clipping else "", "bold red"),
+    )
+    return Group(line, Text("Enter/p: pause or resume   Ctrl-C: stop and save", style="dim"))
+
+
+@contextlib.contextmanager
+def _live_meter(recorder: Recorder) -> Iterator[Callable[[], None]]:
+    with Live(_meter(recorder), console=Console(stderr=True), transient=True, auto_refresh=False) as live:
+        yield lambda: live.update(_meter(recorder), refresh=True)
+
+
+@contextlib.contextmanager
+def _signals(stop: threading.Event, recorder: Recorder) -> Iterator[None]:
+    """SIGINT and SIGTERM stop cleanly; SIGUSR1 toggles pause (for scripts and foot pedals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers: dict[int, Callable[..., None]] = {
+        signal.SIGINT: lambda *_: stop.set(),
+        signal.SIGTERM: lambda *_: stop.set(),
+    }
+    if hasattr(signal, "SIGUSR1"):
+        handlers[signal.SIGUSR1] = lambda *_: recorder.toggle_pause()
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _keys(stop: threading.Event, recorder: Recorder) -> Iterator[None]:
+    """On a terminal, read single keys without Enter: Enter, p or space toggle pause, q stops."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    fd = sys.stdin.fileno()
+    saved = None
+    with contextlib.suppress(ImportError, OSError):
+        import termios
+        import tty
+
+        saved = termios.tcgetattr(fd)
+        tty.setcbreak(fd)
+
+    def read_keys() -> None:
+        while not stop.is_set():
+            try:
+                key = os.read(fd, 1).decode(errors="ignore")
+            except OSError:
+                return
+            if not key:
+                return
+            if key in _PAUSE_KEYS:
+                recorder.toggle_pause()
+            elif key in ("q", "Q"):
+                stop.set()
+
+    threading.Thread(target=read_keys, name="scribe-record-keys", daemon=True).start()
+    try:
+        yield
+    finally:
+        if saved is not None:
+            import termios
+
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)

@@ -1,0 +1,82 @@
+"""One Settings object: environment variables ``SCRIBE_*`` over an optional ``scribe.toml``.
+
+Precedence, highest first: arguments passed to ``Settings(...)``, environment variables,
+the TOML file (``SCRIBE_CONFIG`` or ``./scribe.toml``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from scribe.errors import ConfigError
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "scribe"
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("SCRIBE_CONFIG", "scribe.toml"))
+
+
+class Settings(BaseSettings):
+    """Every setting scribe reads. Configuration stays at the edges: stages receive values."""
+
+    model_config = SettingsConfigDict(env_prefix="SCRIBE_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Recordings, transcripts, caches.")
+    cache_dir: Path | None = Field(default=None, description="Joined model files; default DATA_DIR/models.")
+    manifest: Path | None = Field(default=None, description="Model catalogue; default the packaged one.")
+
+    asr_model: str = Field(default="whisper-base", description="Catalogue name or a CTranslate2 folder.")
+    device: Device = "auto"
+    compute_type: str | None = Field(default=None, description="Default: float16 on CUDA, int8 on CPU.")
+    threads: int = Field(default=0, ge=0, description="CPU threads; 0 means one per core.")
+    beam_size: int = Field(default=5, ge=1, le=10)
+    batch_size: int = Field(default=8, ge=1, description="Batched inference for files.")
+    batched: bool = Field(default=False, description="Use batched inference for files.")
+    language: str | None = Field(default=None, description="Force a language code; None detects it.")
+    vocabulary: bool = Field(default=False, description="Steer recognition with the clinical vocabulary.")
+    vocabulary_file: Path | None = Field(default=None, description="A site's extra terms, one per line.")
+    max_audio_seconds: float = Field(default=4 * 3600, gt=0, description="Refuse longer audio.")
+    clinician_channel: int = Field(default=0, ge=0, description="Stereo channel carrying the clinician.")
+    enrolment: Path | None = Field(default=None, description="Clinician voice embedding from `scribe enrol`.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
+
+    @property
+    def model_cache(self) -> Path:
+        return self.cache_dir or self.data_dir / "models"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation problems into one readable ConfigError."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid settings ({problems}); check SCRIBE_* variables and {_config_file()}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {_config_file()}: {exc}") from None

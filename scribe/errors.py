@@ -1,0 +1,59 @@
+"""The exception hierarchy: each error says what went wrong and what the user can do.
+
+The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``; no
+traceback reaches a clinician.
+"""
+
+from __future__ import annotations
+
+
+class ScribeError(Exception):
+    """Base of every error scribe raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(ScribeError):
+    """Settings or a configuration file are invalid."""
+
+    exit_code = 2
+
+
+class AudioError(ScribeError):
+    """An audio input cannot be used."""
+
+    exit_code = 3
+
+
+class AudioNotFoundError(AudioError):
+    """The audio file does not exist or cannot be read."""
+
+
+class EmptyAudioError(AudioError):
+    """The file holds no audio samples, or only silence."""
+
+
+class CorruptAudioError(AudioError):
+    """The file is not audio, or is truncated or damaged."""
+
+
+class AudioTooLongError(AudioError):
+    """The audio is longer than the configured maximum."""
+
+
+class CaptureError(ScribeError):
+    """The microphone or audio device cannot be used."""
+
+    exit_code = 4
+
+
+class ModelError(ScribeError):
+    """A model is missing, incomplete, or fails its checksum."""
+
+    exit_code = 5
+
+
+class TranscriptionError(ScribeError):
+    """Recognition failed on audio that decoded correctly."""
+
+    exit_code = 6

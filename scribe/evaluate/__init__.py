@@ -1,0 +1,1 @@
+"""Measuring scribe: speech metrics now; note quality, time saved and fairness with later issues."""
