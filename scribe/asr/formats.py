@@ -17,6 +17,12 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
+def _minutes(seconds: float) -> str:
+    """mm:ss.cc, minutes running past 59 for long consultations."""
+    minutes, secs = divmod(round(seconds, 2), 60)
+    return f"{int(minutes):02d}:{secs:05.2f}"
+
+
 def _label(segment: Segment) -> str:
     return segment.speaker.value.capitalize()
 
@@ -28,7 +34,7 @@ def _flags(segment: Segment) -> str:
 def to_text(transcript: Transcript) -> str:
     """One line per segment: time, speaker, words; flagged segments say so."""
     lines = [
-        f"[{_clock(s.start, '.')[3:-1]}] {_label(s)}: {s.text}{_flags(s)}" for s in transcript.segments
+        f"[{_minutes(s.start)}] {_label(s)}: {s.text}{_flags(s)}" for s in transcript.segments
     ]
     return "\n".join(lines) + "\n"
 
