@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -202,3 +202,13 @@ def live_segments(chunks: Iterable[np.ndarray], transcriber: LiveTranscriber) ->
     for chunk in chunks:
         yield from transcriber.feed(chunk)
     yield from transcriber.finish()
+
+
+def transcribe_live(
+    chunks: Iterable[np.ndarray], transcriber: LiveTranscriber, on_segment: Callable[[Segment], None] | None = None
+) -> Transcript:
+    """Consume captured audio until it ends, passing each ready segment on; return the final transcript."""
+    for segment in live_segments(chunks, transcriber):
+        if on_segment:
+            on_segment(segment)
+    return transcriber.transcript()

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,10 +17,18 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from scribe.asr.engine import decode_options, load_engine
+from scribe.asr.formats import to_json
+from scribe.asr.speakers import load_enrolment
+from scribe.asr.streaming import LiveTranscriber, transcribe_live
+from scribe.asr.transcribe import SpeakerOptions
 from scribe.audio.capture import SAMPLE_RATE, Recorder, list_input_devices
 from scribe.audio.recording import RecordingExistsError, recover
-from scribe.config import load_settings
+from scribe.cli.transcribe import enrolment_path
+from scribe.config import Settings, load_settings
 from scribe.errors import CaptureError, ScribeError
+from scribe.fileio import write_text_atomic
+from scribe.records import Segment, Transcript
 
 _METER_WIDTH = 30
 _METER_FLOOR_DB = -60.0
@@ -46,6 +55,11 @@ def record(
     recover_file: Path | None = typer.Option(
         None, "--recover", metavar="FILE", help="Repair a recording left unfinished by a crash, then exit."
     ),
+    live: bool = typer.Option(False, "--live", help="Transcribe while recording; the transcript is ready at stop."),
+    transcript: Path | None = typer.Option(
+        None, "--transcript", help="With --live: where to write the transcript JSON (default OUT.transcript.json)."
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help="With --live: catalogue name or CTranslate2 folder."),
 ) -> None:
     """Record from the microphone. Enter or p pauses and resumes; Ctrl-C stops and saves.
 
@@ -75,15 +89,22 @@ def record(
         max_seconds=max_minutes * 60 if max_minutes is not None else settings.max_audio_seconds,
     )
     stop = threading.Event()
+    meter_console = Console(stderr=True)
+    session = _LiveSession(settings, model, recorder, meter_console) if live else None
     with _signals(stop, recorder):
         recorder.start()  # raises CaptureError, leaving no file, when there is no microphone
         try:
-            with _keys(stop, recorder), _live_meter(recorder) as refresh:
+            with _keys(stop, recorder), _live_meter(recorder, meter_console) as refresh:
                 while not stop.is_set() and not recorder.finished:
                     refresh()
                     stop.wait(0.1)
         finally:
             info = recorder.stop()
+    if session is not None and info.duration > 0:
+        destination = transcript or out.with_suffix(".transcript.json")
+        result, waited = session.result()
+        write_text_atomic(destination, to_json(result))
+        _say(console, f"transcript ready {waited:.1f} s after stop: {destination} ({len(result.segments)} segments)")
     if info.duration == 0:
         out.unlink(missing_ok=True)
         raise CaptureError("nothing was recorded (no audio arrived, or it stayed paused); no file was kept")
@@ -136,9 +157,48 @@ def _meter(recorder: Recorder) -> Group:
     return Group(line, Text("Enter/p: pause or resume   Ctrl-C: stop and save", style="dim"))
 
 
+class _LiveSession:
+    """Live transcription beside the recording: a worker thread consumes the recorder's audio."""
+
+    def __init__(self, settings: Settings, model: str | None, recorder: Recorder, console: Console) -> None:
+        engine = load_engine(settings, model=model)  # loaded before recording starts, so errors come first
+        transcriber = LiveTranscriber(
+            engine,
+            decode_options(settings),
+            SpeakerOptions(enrolment=load_enrolment(enrolment_path(settings))),
+        )
+        chunks = recorder.chunks()  # subscribe before start() so no audio is missed
+        self._stopped_at = 0.0
+        self._result: Transcript | None = None
+        self._error: BaseException | None = None
+
+        def show(segment: Segment) -> None:
+            console.print(f"[dim]{segment.start:7.1f}s[/] {segment.text}", highlight=False, soft_wrap=True)
+
+        def work() -> None:
+            try:
+                self._result = transcribe_live(chunks, transcriber, show)
+            except BaseException as exc:  # reported on the main thread by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=work, name="scribe-live-asr", daemon=True)
+        self._thread.start()
+
+    def result(self) -> tuple[Transcript, float]:
+        """Wait for the transcript after the recorder stopped; return it and the seconds waited."""
+        started = time.perf_counter()
+        self._thread.join()
+        if self._error is not None:
+            if isinstance(self._error, ScribeError):
+                raise self._error
+            raise ScribeError(f"live transcription failed ({self._error}); the recording is saved, run `scribe transcribe` on it")
+        assert self._result is not None
+        return self._result, time.perf_counter() - started
+
+
 @contextlib.contextmanager
-def _live_meter(recorder: Recorder) -> Iterator[Callable[[], None]]:
-    with Live(_meter(recorder), console=Console(stderr=True), transient=True, auto_refresh=False) as live:
+def _live_meter(recorder: Recorder, console: Console) -> Iterator[Callable[[], None]]:
+    with Live(_meter(recorder), console=console, transient=True, auto_refresh=False) as live:
         yield lambda: live.update(_meter(recorder), refresh=True)
 
 

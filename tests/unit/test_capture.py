@@ -33,6 +33,7 @@ import scribe.cli.record as record_cli
 from scribe.audio.capture import InputDevice, Level, Recorder, list_input_devices
 from scribe.audio.recording import open_recording
 from scribe.errors import CaptureError
+from scribe.records import Transcript
 
 RATE = 16000
 ROOT = Path(__file__).resolve().parents[2]
@@ -438,3 +439,23 @@ def test_cli_existing_file_list_devices_and_recover(tmp_path: Path, monkeypatch:
     result = _run_cli_in_process(monkeypatch, None, "--recover", "crash.wav")
     assert result.exit_code == 0 and "00:01.0 of audio" in result.output, result.output
     assert sf.info(tmp_path / "crash.wav").frames == RATE
+
+
+@pytest.mark.slow
+def test_cli_live_transcribes_while_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scribe record --live` on the virtual input playing the SYNTHETIC sample consultation at 3x speed."""
+    from scribe.audio.decode import decode_file
+
+    speech = decode_file(Path(__file__).parent.parent / "data" / "sample_mono.flac").mono[: 30 * RATE]
+    pid = os.getpid()
+    factory = virtual_microphone(speech, speed=3, blocksize=1600, at={len(speech): lambda: os.kill(pid, signal.SIGINT)})
+    monkeypatch.setenv("SCRIBE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SCRIBE_CONFIG", str(tmp_path / "none.toml"))
+    out = tmp_path / "visit.wav"
+    result = _run_cli_in_process(monkeypatch, factory, str(out), "--live", "-m", "whisper-tiny.en")
+    assert result.exit_code == 0, result.output
+    transcript = Transcript.model_validate_json((tmp_path / "visit.transcript.json").read_text())
+    assert "headache" in transcript.text.lower()
+    assert {s.speaker.value for s in transcript.segments} <= {"clinician", "patient"}
+    assert "transcript ready" in result.output and f"saved {out}" in result.output
+    assert transcript.duration == pytest.approx(len(open_recording(out)[0]) / RATE, abs=0.2)
