@@ -32,7 +32,31 @@ from scribe.records import (
 
 __version__ = "0.1.0"
 
-__all__ = [
+# The speech API is imported on first use, so `import scribe` for the records alone stays light.
+_LAZY = {
+    "decode_file": "scribe.audio.decode",
+    "DecodedAudio": "scribe.audio.decode",
+    "WhisperEngine": "scribe.asr.engine",
+    "DecodeOptions": "scribe.asr.engine",
+    "load_engine": "scribe.asr.engine",
+    "transcribe": "scribe.asr.transcribe",
+    "SpeakerOptions": "scribe.asr.transcribe",
+    "LiveTranscriber": "scribe.asr.streaming",
+    "live_segments": "scribe.asr.streaming",
+    "Recorder": "scribe.audio.capture",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'scribe' has no attribute {name!r}")
+
+
+__all__ = [  # records and errors, then the lazily imported speech API
+    *_LAZY,
     "AudioError",
     "AudioInfo",
     "AudioNotFoundError",

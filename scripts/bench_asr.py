@@ -822,7 +822,7 @@ def build_report(
         "synthetic": True,
         "notice": SYNTHETIC_STATEMENT,
         "complete": complete,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
         "run_wall_s": run_wall,
         "machine": machine,

@@ -33,9 +33,7 @@ def _flags(segment: Segment) -> str:
 
 def to_text(transcript: Transcript) -> str:
     """One line per segment: time, speaker, words; flagged segments say so."""
-    lines = [
-        f"[{_minutes(s.start)}] {_label(s)}: {s.text}{_flags(s)}" for s in transcript.segments
-    ]
+    lines = [f"[{_minutes(s.start)}] {_label(s)}: {s.text}{_flags(s)}" for s in transcript.segments]
     return "\n".join(lines) + "\n"
 
 

@@ -93,11 +93,13 @@ def inspect(
         flags.append(
             SegmentFlag(
                 code=FlagCode.SILENCE,
-                detail=f"no-speech probability {segment.no_speech_prob:.2f} with log-probability {segment.avg_logprob:.2f}",
+                detail=f"no-speech probability {segment.no_speech_prob:.2f}, log-probability {segment.avg_logprob:.2f}",
             )
         )
     if any(phrase in text for phrase in STOCK_PHRASES):
-        flags.append(SegmentFlag(code=FlagCode.KNOWN_HALLUCINATION, detail="a stock phrase Whisper invents in quiet audio"))
+        flags.append(
+            SegmentFlag(code=FlagCode.KNOWN_HALLUCINATION, detail="a stock phrase Whisper invents in quiet audio")
+        )
 
     repeats, covered = longest_loop(words)
     if (
@@ -107,9 +109,7 @@ def inspect(
     ):
         flags.append(SegmentFlag(code=FlagCode.REPETITION, detail=f"a phrase repeated {repeats} times in a row"))
     elif segment.compression_ratio is not None and segment.compression_ratio > thresholds.compression_ratio:
-        flags.append(
-            SegmentFlag(code=FlagCode.REPETITION, detail=f"compression ratio {segment.compression_ratio:.2f}")
-        )
+        flags.append(SegmentFlag(code=FlagCode.REPETITION, detail=f"compression ratio {segment.compression_ratio:.2f}"))
 
     if segment.avg_logprob is not None and segment.avg_logprob < thresholds.low_logprob:
         flags.append(

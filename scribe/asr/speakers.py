@@ -44,11 +44,7 @@ _PATIENT_CUES = re.compile(
 def text_score(text: str) -> int:
     """Positive when the words sound like a clinician, negative when like a patient."""
     lowered = text.lower()
-    return (
-        len(_CLINICIAN_CUES.findall(lowered))
-        + lowered.count("?")
-        - len(_PATIENT_CUES.findall(lowered))
-    )
+    return len(_CLINICIAN_CUES.findall(lowered)) + lowered.count("?") - len(_PATIENT_CUES.findall(lowered))
 
 
 def split_at_role_changes(segments: Sequence[Segment], roles: Sequence[Sequence[SpeakerRole]]) -> list[Segment]:
@@ -116,9 +112,7 @@ def by_channel(
             difference = 10 * np.log10(energy[0] / energy[1])
             word_roles.append(None if abs(difference) < margin_db else channel_role[0 if difference > 0 else 1])
         roles.append(_fill_undecided(word_roles, roles[-1][-1] if roles else CLINICIAN))
-    speakers = [
-        Speaker(id=f"ch{c}", role=channel_role[c], channel=c) for c in (0, 1)
-    ]
+    speakers = [Speaker(id=f"ch{c}", role=channel_role[c], channel=c) for c in (0, 1)]
     return split_at_role_changes(segments, roles), speakers
 
 
@@ -131,7 +125,10 @@ def by_text(segments: Sequence[Segment]) -> tuple[list[Segment], list[Speaker]]:
         role = CLINICIAN if score > 0 else PATIENT if score < 0 else (PATIENT if previous == CLINICIAN else CLINICIAN)
         roles.append([role] * max(1, len(segment.words)))
         previous = role
-    return split_at_role_changes(segments, roles), [Speaker(id="clinician", role=CLINICIAN), Speaker(id="patient", role=PATIENT)]
+    return split_at_role_changes(segments, roles), [
+        Speaker(id="clinician", role=CLINICIAN),
+        Speaker(id="patient", role=PATIENT),
+    ]
 
 
 class VoiceEncoder:
@@ -250,9 +247,7 @@ def embed_runs(
     ``mono`` starts at ``offset`` seconds; run indices count from ``first_index``.
     """
     found = [(index, group) for index, segment in enumerate(segments) for group in _chunks(segment)]
-    spans = [
-        (segments[i].words[g[0]].start - offset, segments[i].words[g[-1]].end - offset) for i, g in found
-    ]
+    spans = [(segments[i].words[g[0]].start - offset, segments[i].words[g[-1]].end - offset) for i, g in found]
     if not spans:
         return []
     vectors = encoder.embed_spans(mono, spans)

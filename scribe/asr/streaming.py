@@ -12,10 +12,11 @@ generator the web UI streams from.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -152,7 +153,7 @@ class LiveTranscriber:
         )
         earliest = int(self.min_chunk * SAMPLE_RATE)
         # gaps between speech regions, and the silence after the last one if it is long enough
-        gaps = [(a["end"], b["start"]) for a, b in zip(speech, speech[1:])]
+        gaps = [(a["end"], b["start"]) for a, b in itertools.pairwise(speech)]
         if speech and len(pending) - speech[-1]["end"] >= self.min_pause * SAMPLE_RATE:
             gaps.append((speech[-1]["end"], len(pending)))
         if not speech and len(pending) >= earliest:

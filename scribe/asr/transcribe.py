@@ -36,7 +36,7 @@ class SpeakerOptions:
 
 
 def resolve_method(method: SpeakerMethod, channels: int) -> SpeakerMethod:
-    """"auto": channel for stereo, embeddings when the speakers extra is installed, else text cues."""
+    """ "auto": channel for stereo, embeddings when the speakers extra is installed, else text cues."""
     if method != "auto":
         if method == "channel" and channels != 2:
             return "embedding" if spk.available() else "text"
@@ -83,7 +83,9 @@ def assemble(
     """Number segments in time order (kept first, then rejected) and build the Transcript record."""
     ordered = sorted(kept, key=lambda s: (s.start, s.end))
     numbered = [s.model_copy(update={"id": i}) for i, s in enumerate(ordered)]
-    dropped = [s.model_copy(update={"id": len(numbered) + i}) for i, s in enumerate(sorted(rejected, key=lambda s: s.start))]
+    dropped = [
+        s.model_copy(update={"id": len(numbered) + i}) for i, s in enumerate(sorted(rejected, key=lambda s: s.start))
+    ]
     return Transcript(
         segments=numbered,
         rejected=dropped,
@@ -154,7 +156,12 @@ def transcribe(
 
 
 def _timing(
-    stage: str, started: float, cpu_started: float, audio_seconds: float, engine: WhisperEngine, model: str | None = None
+    stage: str,
+    started: float,
+    cpu_started: float,
+    audio_seconds: float,
+    engine: WhisperEngine,
+    model: str | None = None,
 ) -> StageTiming:
     return StageTiming(
         stage=stage,

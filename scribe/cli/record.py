@@ -191,7 +191,9 @@ class _LiveSession:
         if self._error is not None:
             if isinstance(self._error, ScribeError):
                 raise self._error
-            raise ScribeError(f"live transcription failed ({self._error}); the recording is saved, run `scribe transcribe` on it")
+            raise ScribeError(
+                f"live transcription failed ({self._error}); the recording is saved, run `scribe transcribe` on it"
+            )
         assert self._result is not None
         return self._result, time.perf_counter() - started
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -33,16 +32,16 @@ def enrolment_path(settings: Settings) -> Path:
 
 def transcribe_command(
     audio: Path = typer.Argument(..., help="Audio file: wav, flac, mp3, m4a/aac, ogg/opus, webm; mono or stereo."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Catalogue name or CTranslate2 folder."),  # noqa: UP007
-    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),  # noqa: UP007
-    language: Optional[str] = typer.Option(None, "--language", "-l", help="Force a language, e.g. en."),  # noqa: UP007
+    model: str | None = typer.Option(None, "--model", "-m", help="Catalogue name or CTranslate2 folder."),  # noqa: UP007
+    device: str | None = typer.Option(None, help="auto, cpu or cuda."),  # noqa: UP007
+    language: str | None = typer.Option(None, "--language", "-l", help="Force a language, e.g. en."),  # noqa: UP007
     output_format: str = typer.Option("text", "--format", "-f", help="text, json, srt or vtt."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),  # noqa: UP007
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),  # noqa: UP007
     speakers: str = typer.Option("auto", help="auto, channel, embedding, text or none."),
-    clinician_channel: Optional[int] = typer.Option(None, help="Stereo channel carrying the clinician (0 or 1)."),  # noqa: UP007
-    beam_size: Optional[int] = typer.Option(None, min=1, max=10, help="Beam search width."),  # noqa: UP007
-    batched: Optional[bool] = typer.Option(None, "--batched/--sequential", help="Batched inference."),  # noqa: UP007
-    vocabulary: Optional[bool] = typer.Option(  # noqa: UP007
+    clinician_channel: int | None = typer.Option(None, help="Stereo channel carrying the clinician (0 or 1)."),  # noqa: UP007
+    beam_size: int | None = typer.Option(None, min=1, max=10, help="Beam search width."),  # noqa: UP007
+    batched: bool | None = typer.Option(None, "--batched/--sequential", help="Batched inference."),  # noqa: UP007
+    vocabulary: bool | None = typer.Option(  # noqa: UP007
         None, "--vocabulary/--no-vocabulary", help="Steer recognition with the clinical vocabulary."
     ),
 ) -> None:
@@ -83,11 +82,10 @@ def transcribe_command(
 
 def enrol_command(
     clip: Path = typer.Argument(..., help="A recording of the clinician alone speaking, 10 s or more."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: DATA_DIR/enrolment/clinician.npy."),  # noqa: UP007
+    output: Path | None = typer.Option(None, "--output", "-o", help="Default: DATA_DIR/enrolment/clinician.npy."),  # noqa: UP007
 ) -> None:
     """Enrol the clinician's voice so mono recordings name the clinician by voice, not by words."""
     settings = load_settings()
     decoded = decode_file(clip, max_seconds=600)
     destination = spk.enrol(decoded.mono, spk.VoiceEncoder(), output or enrolment_path(settings))
     Console(stderr=True).print(f"enrolled the clinician's voice: {destination}", highlight=False)
-

@@ -16,7 +16,11 @@ pytestmark = pytest.mark.slow
 
 
 def scribe(*args: str, tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "SCRIBE_DATA_DIR": str(tmp_path / "data"), "SCRIBE_CONFIG": str(tmp_path / "none.toml")}
+    environment = {
+        **os.environ,
+        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
+        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
+    }
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "scribe", *args], capture_output=True, text=True, env=environment, timeout=600
@@ -34,7 +38,9 @@ def _write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
 
 def test_json_output_has_the_documented_shape(sample_stereo: Path, tmp_path: Path) -> None:
     out = tmp_path / "t.json"
-    run = scribe("transcribe", str(sample_stereo), "-m", "whisper-tiny.en", "--format", "json", "-o", str(out), tmp_path=tmp_path)
+    run = scribe(
+        "transcribe", str(sample_stereo), "-m", "whisper-tiny.en", "--format", "json", "-o", str(out), tmp_path=tmp_path
+    )
     assert run.returncode == 0, run.stderr
     data = json.loads(out.read_text())
     assert {"segments", "language", "duration", "speakers", "speaker_method", "timings", "model"} <= set(data)
@@ -46,7 +52,9 @@ def test_json_output_has_the_documented_shape(sample_stereo: Path, tmp_path: Pat
 
 @pytest.mark.parametrize("fmt,start", [("text", "[00:0"), ("srt", "1\n00:00:0"), ("vtt", "WEBVTT")])
 def test_text_formats_on_stdout(sample_stereo: Path, tmp_path: Path, fmt: str, start: str) -> None:
-    run = scribe("transcribe", str(sample_stereo), "-m", "whisper-tiny.en", "-f", fmt, "--speakers", "channel", tmp_path=tmp_path)
+    run = scribe(
+        "transcribe", str(sample_stereo), "-m", "whisper-tiny.en", "-f", fmt, "--speakers", "channel", tmp_path=tmp_path
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(start)
     assert "Clinician" in run.stdout and "Patient" in run.stdout

@@ -42,7 +42,9 @@ def test_mono_is_attributed_by_voice(tiny_engine, sample_mono: Path, sample_refe
 
 
 def test_mono_falls_back_to_text_cues(tiny_engine, sample_mono: Path, sample_reference: list[RefSegment]) -> None:
-    result = transcribe(decode_file(sample_mono), tiny_engine, DecodeOptions(language="en"), SpeakerOptions(method="text"))
+    result = transcribe(
+        decode_file(sample_mono), tiny_engine, DecodeOptions(language="en"), SpeakerOptions(method="text")
+    )
     assert result.speaker_method == "text"
     assert {s.speaker.value for s in result.segments} == {"clinician", "patient"}
     assert attribution(result, sample_reference).value > 0.5

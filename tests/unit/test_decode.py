@@ -27,7 +27,7 @@ def encode(path: Path, samples: np.ndarray, rate: int, codec: str) -> Path:
         stream = container.add_stream(codec, rate=rate, layout="stereo" if channels == 2 else "mono")
         fmt = stream.codec_context.codec.audio_formats[0].name
         block = 1024 if codec not in ("libopus", "opus") else 960
-        for i, start in enumerate(range(0, samples.shape[1], block)):
+        for start in range(0, samples.shape[1], block):
             piece = np.ascontiguousarray(samples[:, start : start + block])
             frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=stream.layout.name)
             frame.sample_rate = rate
@@ -55,7 +55,9 @@ FORMATS = [
 
 @pytest.mark.parametrize(("suffix", "codec", "rate"), FORMATS)
 @pytest.mark.parametrize("channels", [1, 2])
-def test_formats_decode_to_16khz_keeping_stereo(tmp_path: Path, suffix: str, codec: str, rate: int, channels: int) -> None:
+def test_formats_decode_to_16khz_keeping_stereo(
+    tmp_path: Path, suffix: str, codec: str, rate: int, channels: int
+) -> None:
     path = encode(tmp_path / f"tone.{suffix}", tone(2.0, rate, channels), rate, codec)
     decoded = decode_file(path)
     assert decoded.samples.dtype == np.float32

@@ -30,9 +30,9 @@ def test_rms_dbfs_of_known_signals() -> None:
 
 
 def test_longest_loop_counts_back_to_back_repeats() -> None:
-    words = "i think so i think so i think so i think so".split()
+    words = ["i", "think", "so", "i", "think", "so", "i", "think", "so", "i", "think", "so"]
     assert longest_loop(words) == (4, 12)
-    assert longest_loop("no pain at all".split()) == (1, 0)
+    assert longest_loop(["no", "pain", "at", "all"]) == (1, 0)
 
 
 def test_text_over_silence_is_rejected_with_its_level() -> None:

@@ -72,7 +72,9 @@ def test_text_cues() -> None:
 def test_two_means_separates_two_voices() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(256), rng.standard_normal(256)
-    vectors = np.stack([a + 0.1 * rng.standard_normal(256) for _ in range(5)] + [b + 0.1 * rng.standard_normal(256) for _ in range(4)])
+    vectors = np.stack(
+        [a + 0.1 * rng.standard_normal(256) for _ in range(5)] + [b + 0.1 * rng.standard_normal(256) for _ in range(4)]
+    )
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     labels = spk._two_means(vectors, np.ones(9), None)
     assert len(set(labels[:5])) == 1 and len(set(labels[5:])) == 1 and labels[0] != labels[5]
