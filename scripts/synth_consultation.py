@@ -256,9 +256,7 @@ class Utterance:
     text: str  # cleaned text
 
 
-def consultation_paths(
-    consultation_id: str, transcripts_dir: str | os.PathLike[str] | None = None
-) -> dict[str, Path]:
+def consultation_paths(consultation_id: str, transcripts_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     """{speaker: TextGrid path} for ``<id>_doctor.TextGrid`` / ``<id>_patient.TextGrid``."""
     base = Path(transcripts_dir) if transcripts_dir is not None else default_transcripts_dir()
     return {sp: base / f"{consultation_id}_{FILE_ROLE[sp]}.TextGrid" for sp in SPEAKERS}
@@ -362,7 +360,7 @@ def place_utterances(
     if len(utterances) != len(durations):
         raise ValueError("utterances and durations differ in length")
     placer = Placer(same_speaker_gap=same_speaker_gap, turn_gap=turn_gap, max_overlap=max_overlap)
-    return [placer.place(u, float(d)) for u, d in zip(utterances, durations)]
+    return [placer.place(u, float(d)) for u, d in zip(utterances, durations, strict=True)]
 
 
 # --------------------------------------------------------------------------------------
@@ -433,16 +431,16 @@ def room_noise(n: int, seed: int = 0, sample_rate: int = SAMPLE_RATE) -> np.ndar
     noise /= np.sqrt(np.mean(noise**2)) + 1e-20
     t = np.arange(n) / sample_rate
     phases = rng.uniform(0, 2 * np.pi, 3)
-    hum = sum(a * np.sin(2 * np.pi * h * t + ph) for a, h, ph in zip((1.0, 0.5, 0.25), (50, 100, 150), phases))
+    hum = sum(
+        a * np.sin(2 * np.pi * h * t + ph) for a, h, ph in zip((1.0, 0.5, 0.25), (50, 100, 150), phases, strict=True)
+    )
     hum /= np.sqrt(np.mean(hum**2)) + 1e-20
     out = noise + 0.3 * hum  # hum about 10 dB under the broadband noise
     out /= np.sqrt(np.mean(out**2))
     return out.astype(np.float32)
 
 
-def mix_noise(
-    audio: np.ndarray, snr_db: float, seed: int = 0, sample_rate: int = SAMPLE_RATE
-) -> np.ndarray:
+def mix_noise(audio: np.ndarray, snr_db: float, seed: int = 0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Add :func:`room_noise` at ``snr_db`` relative to the active-speech power.
 
     SNR = 10·log10(:func:`speech_power` (audio) / mean noise power over the whole signal).
@@ -517,9 +515,7 @@ class PiperTTSVoice:
         self._voice = PiperVoice.load(model_path, config_path)
         # noise_scale/noise_w_scale 0 → deterministic output (the ONNX graph's sampling noise
         # is not seedable).
-        self._syn = SynthesisConfig(
-            noise_scale=noise_scale, noise_w_scale=noise_w_scale, length_scale=length_scale
-        )
+        self._syn = SynthesisConfig(noise_scale=noise_scale, noise_w_scale=noise_w_scale, length_scale=length_scale)
         self.sentence_pause = sentence_pause
         self.sample_rate = int(self._voice.config.sample_rate)
         self.name = (
@@ -544,8 +540,9 @@ class PiperTTSVoice:
 class EspeakVoice:
     """espeak-ng voice run as a subprocess (default ``en-gb+f3``, 160 wpm)."""
 
-    def __init__(self, voice: str = "en-gb+f3", *, rate_wpm: int = 160, pitch: int | None = None,
-                 executable: str = "espeak-ng") -> None:
+    def __init__(
+        self, voice: str = "en-gb+f3", *, rate_wpm: int = 160, pitch: int | None = None, executable: str = "espeak-ng"
+    ) -> None:
         exe = shutil.which(executable)
         if exe is None:
             raise RuntimeError(f"{executable} not found; install the Debian package espeak-ng")
@@ -566,8 +563,9 @@ class EspeakVoice:
         with tempfile.TemporaryDirectory(prefix="synth-espeak-") as tmp:
             wav = Path(tmp) / "u.wav"
             # Text on stdin: no argument parsing of text that starts with "-".
-            subprocess.run(cmd + ["-w", str(wav), "--stdin"], input=text.encode("utf-8"),
-                           check=True, capture_output=True)
+            subprocess.run(
+                cmd + ["-w", str(wav), "--stdin"], input=text.encode("utf-8"), check=True, capture_output=True
+            )
             audio, sr = sf.read(wav, dtype="float32", always_2d=True)
         audio = _trim_silence(audio[:, 0], sr)
         return resample(audio, sr, SAMPLE_RATE)
@@ -731,8 +729,13 @@ def render_consultation(
         stereo[s : s + a.size, ch] += a
         segments.append(
             PlacedSegment(
-                id=f"seg{i:04d}", start=s / sr, end=(s + a.size) / sr, speaker=utt.speaker,
-                text=utt.text, source_start=utt.start, source_end=utt.end,
+                id=f"seg{i:04d}",
+                start=s / sr,
+                end=(s + a.size) / sr,
+                speaker=utt.speaker,
+                text=utt.text,
+                source_start=utt.start,
+                source_end=utt.end,
             )
         )
     mono = stereo.sum(axis=1)
@@ -782,8 +785,7 @@ def _write_audio(path: Path, audio: np.ndarray, sample_rate: int, fmt: str, comm
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     channels = 1 if audio.ndim == 1 else audio.shape[1]
-    with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels,
-                      format=fmt.upper(), subtype="PCM_16") as f:
+    with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=fmt.upper(), subtype="PCM_16") as f:
         f.title = "SYNTHETIC consultation (TTS)"
         f.comment = comment
         f.software = "scribe scripts/synth_consultation.py"
@@ -809,8 +811,13 @@ def write_outputs(
     comment = f"{SYNTHETIC_NOTICE} id={rendering.id}; voices: " + "; ".join(
         f"{k}={v}" for k, v in rendering.voices.items()
     )
-    _write_audio(paths["stereo"], rendering.stereo, rendering.sample_rate, fmt,
-                 comment + "; channel 0 clinician, channel 1 patient")
+    _write_audio(
+        paths["stereo"],
+        rendering.stereo,
+        rendering.sample_rate,
+        fmt,
+        comment + "; channel 0 clinician, channel 1 patient",
+    )
     _write_audio(paths["mono"], rendering.mono, rendering.sample_rate, fmt, comment + "; mono mix")
     ref = rendering.reference()
     ref["audio"] = {"stereo": paths["stereo"].name, "mono": paths["mono"].name}
@@ -818,12 +825,23 @@ def write_outputs(
     for snr in snrs:
         key = f"mono_{_snr_tag(snr)}"
         noisy = mix_noise(rendering.mono, snr, seed=noise_seed, sample_rate=rendering.sample_rate)
-        _write_audio(paths[key], noisy, rendering.sample_rate, fmt,
-                     comment + f"; mono mix plus synthetic room noise at {snr:g} dB SNR (seed {noise_seed})")
+        _write_audio(
+            paths[key],
+            noisy,
+            rendering.sample_rate,
+            fmt,
+            comment + f"; mono mix plus synthetic room noise at {snr:g} dB SNR (seed {noise_seed})",
+        )
         ref["audio"][key] = paths[key].name
-        ref["noise"].append({"snr_db": snr, "seed": noise_seed, "file": paths[key].name,
-                             "kind": "synthetic pink+brown room noise with 50 Hz hum",
-                             "snr_definition": "active-speech power of the mono mix / mean noise power"})
+        ref["noise"].append(
+            {
+                "snr_db": snr,
+                "seed": noise_seed,
+                "file": paths[key].name,
+                "kind": "synthetic pink+brown room noise with 50 Hz hum",
+                "snr_definition": "active-speech power of the mono mix / mean noise power",
+            }
+        )
     _write_json(paths["reference"], ref)
     return paths
 
@@ -881,18 +899,32 @@ def render_to_files(
                 mono, sr = sf.read(paths["mono"], dtype="float32")
                 tag = f"mono_{_snr_tag(snr)}"
                 noisy = mix_noise(mono, snr, seed=noise_seed, sample_rate=sr)
-                _write_audio(paths[tag], noisy, sr, fmt,
-                             f"{SYNTHETIC_NOTICE} id={consultation_id}; mono mix plus synthetic room "
-                             f"noise at {snr:g} dB SNR (seed {noise_seed})")
+                _write_audio(
+                    paths[tag],
+                    noisy,
+                    sr,
+                    fmt,
+                    f"{SYNTHETIC_NOTICE} id={consultation_id}; mono mix plus synthetic room "
+                    f"noise at {snr:g} dB SNR (seed {noise_seed})",
+                )
                 ref.setdefault("audio", {})[tag] = paths[tag].name
                 ref.setdefault("noise", []).append(
-                    {"snr_db": snr, "seed": noise_seed, "file": paths[tag].name,
-                     "kind": "synthetic pink+brown room noise with 50 Hz hum",
-                     "snr_definition": "active-speech power of the mono mix / mean noise power"})
+                    {
+                        "snr_db": snr,
+                        "seed": noise_seed,
+                        "file": paths[tag].name,
+                        "kind": "synthetic pink+brown room noise with 50 Hz hum",
+                        "snr_definition": "active-speech power of the mono mix / mean noise power",
+                    }
+                )
             if missing:
                 _write_json(ref_path, ref)
-            LOGGER.info("%s: cached in %s%s", name, ref_path.parent,
-                        f" (added noise at {', '.join(f'{s:g}' for s in missing)} dB)" if missing else "")
+            LOGGER.info(
+                "%s: cached in %s%s",
+                name,
+                ref_path.parent,
+                f" (added noise at {', '.join(f'{s:g}' for s in missing)} dB)" if missing else "",
+            )
             return paths, None
     rendering = render_consultation(
         consultation_id, transcripts_dir=transcripts_dir, voices=voices, max_seconds=max_seconds
@@ -903,7 +935,10 @@ def render_to_files(
     _write_json(written["reference"], ref)
     LOGGER.info(
         "%s: %.1f s of SYNTHETIC audio, %d segments, rendered in %.1f s",
-        name, rendering.duration, len(rendering.segments), rendering.synth_seconds,
+        name,
+        rendering.duration,
+        len(rendering.segments),
+        rendering.synth_seconds,
     )
     return written, rendering
 
@@ -921,14 +956,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("ids", nargs="*", metavar="CONSULTATION_ID", help="e.g. day1_consultation01")
     p.add_argument("--all", action="store_true", help="every consultation in the transcripts folder")
-    p.add_argument("--transcripts", type=Path, default=None,
-                   help="PriMock57 transcripts folder (default: shared/data/primock57/transcripts)")
+    p.add_argument(
+        "--transcripts",
+        type=Path,
+        default=None,
+        help="PriMock57 transcripts folder (default: shared/data/primock57/transcripts)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: .cache/synth)")
     p.add_argument("--format", choices=("flac", "wav"), default="flac", dest="fmt")
-    p.add_argument("--max-seconds", type=float, default=None,
-                   help="crop to the first S seconds of the placed timeline")
-    p.add_argument("--noise-snr", type=float, action="append", default=[], metavar="DB",
-                   help="also write the mono mix with synthetic room noise at DB SNR (repeatable)")
+    p.add_argument("--max-seconds", type=float, default=None, help="crop to the first S seconds of the placed timeline")
+    p.add_argument(
+        "--noise-snr",
+        type=float,
+        action="append",
+        default=[],
+        metavar="DB",
+        help="also write the mono mix with synthetic room noise at DB SNR (repeatable)",
+    )
     p.add_argument("--noise-seed", type=int, default=0)
     p.add_argument("--name", default=None, help="output file prefix (one consultation only)")
     p.add_argument("--patient-voice", default="en-gb+f3", help="espeak-ng voice for the patient")
@@ -940,13 +984,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
     available = list_consultations(args.transcripts)
-    if args.all:
-        ids = available
-    else:
-        ids = list(dict.fromkeys(args.ids))
+    ids = available if args.all else list(dict.fromkeys(args.ids))
     if not ids:
         build_parser().error("give consultation ids or --all")
     unknown = [i for i in ids if i not in available]
@@ -955,16 +997,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.name and len(ids) != 1:
         build_parser().error("--name needs exactly one consultation")
 
-    voices = {CLINICIAN: default_voices()[CLINICIAN],
-              PATIENT: EspeakVoice(args.patient_voice, rate_wpm=args.patient_rate)}
+    voices = {
+        CLINICIAN: default_voices()[CLINICIAN],
+        PATIENT: EspeakVoice(args.patient_voice, rate_wpm=args.patient_rate),
+    }
     t0 = time.perf_counter()
     rendered = cached = 0
     audio_s = 0.0
     for cid in ids:
         _, rendering = render_to_files(
-            cid, args.out, name=args.name, fmt=args.fmt, max_seconds=args.max_seconds,
-            noise_snrs=args.noise_snr, noise_seed=args.noise_seed, force=args.force,
-            transcripts_dir=args.transcripts, voices=voices,
+            cid,
+            args.out,
+            name=args.name,
+            fmt=args.fmt,
+            max_seconds=args.max_seconds,
+            noise_snrs=args.noise_snr,
+            noise_seed=args.noise_seed,
+            force=args.force,
+            transcripts_dir=args.transcripts,
+            voices=voices,
         )
         if rendering is None:
             cached += 1

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import shutil
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +69,13 @@ def test_parse_real_primock_textgrid():
     assert len(tier.nonempty()) == 53  # 97 minus 44 `text = ""`
     # Intervals tile the tier.
     assert tier.intervals[0].start == 0
-    assert all(a.end == b.start for a, b in zip(tier.intervals, tier.intervals[1:]))
+    assert all(a.end == b.start for a, b in pairwise(tier.intervals))
     second = tier.intervals[1]
     assert second.start == pytest.approx(2.5334561157322537)
     assert second.end == pytest.approx(12.499861706065632)
     assert "<UNSURE>Hello how</UNSURE>" in second.text
     assert synth.clean_text(second.text) == (
-        "Hello? Hi. Um, should we start? Yeah, okay. Hello how um. "
-        "Good morning sir, how can I help you this morning?"
+        "Hello? Hi. Um, should we start? Yeah, okay. Hello how um. Good morning sir, how can I help you this morning?"
     )
     assert synth.clean_text(tier.intervals[3].text).startswith("Sorry to hear that. Um,")
 
@@ -98,8 +98,7 @@ def test_clean_text_tags():
     assert synth.clean_text("<UNIN/>") == ""
     assert synth.clean_text("  <INAUDIBLE_SPEECH/> ") == ""
     assert (
-        synth.clean_text("<UNIN/> Sorry <UNSURE>to  hear</UNSURE> that <INAUDIBLE_SPEECH/>.")
-        == "Sorry to hear that."
+        synth.clean_text("<UNIN/> Sorry <UNSURE>to  hear</UNSURE> that <INAUDIBLE_SPEECH/>.") == "Sorry to hear that."
     )
     assert synth.clean_text("so <UNIN/>, and\tthen") == "so, and then"
 
@@ -129,16 +128,16 @@ def test_parse_short_format_and_escaped_quotes(tmp_path):
 def _check_placement(utts, placed, max_overlap=synth.MAX_CROSS_OVERLAP, turn_gap=synth.TURN_GAP):
     starts = [s for s, _ in placed]
     assert starts == sorted(starts), "order kept"
-    for u, (s, e) in zip(utts, placed):
+    for u, (s, _e) in zip(utts, placed, strict=True):
         assert s >= u.start - 1e-9, "never earlier than the source"
     for sp in synth.SPEAKERS:
-        mine = [(s, e) for u, (s, e) in zip(utts, placed) if u.speaker == sp]
-        for (s0, e0), (s1, e1) in zip(mine, mine[1:]):
+        mine = [(s, e) for u, (s, e) in zip(utts, placed, strict=True) if u.speaker == sp]
+        for (_s0, e0), (s1, _e1) in pairwise(mine):
             assert s1 >= e0 - 1e-9, f"{sp} overlaps themself"
     # Cross-speaker overlap is at most max_overlap, and only where the source overlapped.
     last = {}
-    for u, (s, e) in zip(utts, placed):
-        for sp, (pu, (ps, pe)) in last.items():
+    for u, (s, e) in zip(utts, placed, strict=True):
+        for sp, (pu, (_ps, pe)) in last.items():
             if sp == u.speaker:
                 continue
             if u.start < pu.end:
@@ -208,14 +207,28 @@ TINY = {
 def _write_long_textgrid(path: Path, tier_name: str, intervals) -> None:
     xmax = intervals[-1][1]
     lines = [
-        'File type = "ooTextFile"', 'Object class = "TextGrid"', "",
-        "xmin = 0 ", f"xmax = {xmax} ", "tiers? <exists> ", "size = 1 ", "item []: ",
-        "    item [1]:", '        class = "IntervalTier" ', f'        name = "{tier_name}" ',
-        "        xmin = 0 ", f"        xmax = {xmax} ", f"        intervals: size = {len(intervals)} ",
+        'File type = "ooTextFile"',
+        'Object class = "TextGrid"',
+        "",
+        "xmin = 0 ",
+        f"xmax = {xmax} ",
+        "tiers? <exists> ",
+        "size = 1 ",
+        "item []: ",
+        "    item [1]:",
+        '        class = "IntervalTier" ',
+        f'        name = "{tier_name}" ',
+        "        xmin = 0 ",
+        f"        xmax = {xmax} ",
+        f"        intervals: size = {len(intervals)} ",
     ]
     for i, (a, b, t) in enumerate(intervals, 1):
-        lines += [f"        intervals [{i}]:", f"            xmin = {a} ", f"            xmax = {b} ",
-                  f'            text = "{t}" ']
+        lines += [
+            f"        intervals [{i}]:",
+            f"            xmin = {a} ",
+            f"            xmax = {b} ",
+            f'            text = "{t}" ',
+        ]
     path.write_text("\r\n".join(lines) + "\r\n", encoding="ascii")
 
 
@@ -295,9 +308,7 @@ def test_crop_matches_prefix_of_full_render(tiny, tiny_dir):
     assert cropped.mono.shape[0] == int(round(cut * sr))
     assert cropped.duration == pytest.approx(cut, abs=1 / sr)
     kept = [s for s in tiny.segments if s.end <= cut]
-    assert [(s.id, s.start, s.end, s.text) for s in cropped.segments] == [
-        (s.id, s.start, s.end, s.text) for s in kept
-    ]
+    assert [(s.id, s.start, s.end, s.text) for s in cropped.segments] == [(s.id, s.start, s.end, s.text) for s in kept]
     ref = cropped.reference()
     assert ref["max_seconds"] == cut and all(s["end"] <= ref["duration"] for s in ref["segments"])
     # Same audio as the full render up to the first dropped utterance; silence after.
@@ -314,9 +325,7 @@ def test_write_outputs_files(tiny, tmp_path):
     import soundfile as sf
 
     paths = synth.write_outputs(tiny, tmp_path, name="t", noise_snrs=[10])
-    assert {p.name for p in paths.values()} == {
-        "t_stereo.flac", "t_mono.flac", "t_mono_snr10.flac", "t_reference.json"
-    }
+    assert {p.name for p in paths.values()} == {"t_stereo.flac", "t_mono.flac", "t_mono_snr10.flac", "t_reference.json"}
     stereo, sr = sf.read(paths["stereo"], dtype="float32")
     mono, sr2 = sf.read(paths["mono"], dtype="float32")
     assert sr == sr2 == 16000 and stereo.shape == tiny.stereo.shape and mono.shape == tiny.mono.shape
@@ -399,7 +408,7 @@ def test_bundled_sample_is_consistent():
             if s["speaker"] == sp:
                 assert np.sqrt(np.mean(part[:, ch] ** 2)) > 0.01
         own = [s for s in segs if s["speaker"] == sp]
-        for a, b in zip(own, own[1:]):
+        for a, b in pairwise(own):
             assert b["start"] >= a["end"]
     with sf.SoundFile(files[0]) as f:
         assert "SYNTHETIC" in f.comment
