@@ -101,7 +101,11 @@ class Config:
 CONFIGS: dict[str, Config] = {
     c.name: c
     for c in (
-        Config("base-int8", "base-int8", "scribe, whisper-base CPU int8, sequential, beam 5, stereo input, channel attribution"),
+        Config(
+            "base-int8",
+            "base-int8",
+            "scribe, whisper-base CPU int8, sequential, beam 5, stereo input, channel attribution",
+        ),
         Config(
             "raw-faster-whisper",
             "base-int8",
@@ -125,12 +129,6 @@ CONFIGS: dict[str, Config] = {
             input="mono",
             speakers="text",
         ),
-        Config(
-            "base-int8-vocab",
-            "base-int8-vocab",
-            "base-int8 plus the clinical vocabulary as hotwords",
-            vocabulary=True,
-        ),
         Config("base-float32", "base-float32", "base-int8 but compute type float32", compute_type="float32"),
         Config(
             "base-int8-batched",
@@ -138,7 +136,12 @@ CONFIGS: dict[str, Config] = {
             "base-int8 but BatchedInferencePipeline, batch size 8",
             batched=True,
         ),
-        Config("tiny.en-int8", "tiny.en-int8", "scribe, whisper-tiny.en CPU int8, stereo, channel attribution", model="whisper-tiny.en"),
+        Config(
+            "tiny.en-int8",
+            "tiny.en-int8",
+            "scribe, whisper-tiny.en CPU int8, stereo, channel attribution",
+            model="whisper-tiny.en",
+        ),
         Config(
             "base-int8-noise10",
             "base-int8-noise10",
@@ -154,6 +157,12 @@ CONFIGS: dict[str, Config] = {
             input="mono",
             speakers="embedding",
             kind="live",
+        ),
+        Config(
+            "base-int8-vocab",
+            "base-int8-vocab",
+            "base-int8 plus the clinical vocabulary as hotwords",
+            vocabulary=True,
         ),
     )
 }
@@ -209,7 +218,16 @@ def machine_facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {
             d: _version(d)
-            for d in ("scribe", "ctranslate2", "faster-whisper", "onnxruntime", "numpy", "torch", "resemblyzer", "jiwer")
+            for d in (
+                "scribe",
+                "ctranslate2",
+                "faster-whisper",
+                "onnxruntime",
+                "numpy",
+                "torch",
+                "resemblyzer",
+                "jiwer",
+            )
         },
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "shared": "shared 2-core VM: other processes (tests, renders) may have been using the CPU during the run",
@@ -278,8 +296,13 @@ def load_audio(paths: dict[str, Path], kind: str):
         return decode_file(paths[kind])
     clean = decode_file(paths["mono"])
     noisy = _synth_module().mix_noise(clean.mono, NOISE_SNR, seed=0, sample_rate=SAMPLE_RATE).astype("float32")
-    info = AudioInfo(path=f"{paths['mono']} + noise {NOISE_SNR:g} dB", duration=clean.duration,
-                     sample_rate=SAMPLE_RATE, channels=1, synthetic=True)
+    info = AudioInfo(
+        path=f"{paths['mono']} + noise {NOISE_SNR:g} dB",
+        duration=clean.duration,
+        sample_rate=SAMPLE_RATE,
+        channels=1,
+        synthetic=True,
+    )
     return DecodedAudio(samples=noisy.reshape(1, -1), info=info)
 
 
@@ -307,15 +330,33 @@ def _score(record: dict[str, Any], ref_text: str, hyp_text: str, refsegs, transc
     errors = word_errors(ref_text, hyp_text)
     terms = term_recall(ref_text, hyp_text)
     record.update(
-        errors=errors.hits, ref_words=errors.total, wer=errors.value,
-        term_hits=terms.hits, term_total=terms.total,
+        errors=errors.hits,
+        ref_words=errors.total,
+        wer=errors.value,
+        term_hits=terms.hits,
+        term_total=terms.total,
     )
     if transcript is not None and transcript.speaker_method not in ("none", ""):
         attr = attribution(transcript, refsegs)
         record.update(attr_hits=attr.hits, attr_total=attr.total, attribution=attr.value)
 
 
-def run_worker(names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk_seconds: float) -> dict[str, Any]:
+def _dump(hyp_dir: Path | None, config: str, cid: str, hypothesis: Any) -> None:
+    """Keep what was recognised (text, or the Transcript as JSON) for inspection; not part of the report."""
+    if hyp_dir is None:
+        return
+    folder = hyp_dir / config
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(hypothesis, str):
+        (folder / f"{cid}.txt").write_text(hypothesis + "\n", encoding="utf-8")
+    else:
+        (folder / f"{cid}.txt").write_text(hypothesis.text + "\n", encoding="utf-8")
+        (folder / f"{cid}.json").write_text(hypothesis.model_dump_json(indent=1), encoding="utf-8")
+
+
+def run_worker(
+    names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk_seconds: float, hyp_dir: Path | None = None
+) -> dict[str, Any]:
     """Measure the configurations ``names`` (one group) over ``ids``; returns a JSON-able dict."""
     started_worker = time.perf_counter()
     load_before = os.getloadavg()
@@ -352,7 +393,10 @@ def run_worker(names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk_s
     options = {
         c.name: decode_options(
             vocab_settings if c.vocabulary else settings,
-            batched=c.batched, batch_size=c.batch_size, language=LANGUAGE, beam_size=5,
+            batched=c.batched,
+            batch_size=c.batch_size,
+            language=LANGUAGE,
+            beam_size=5,
         )
         for c in configs
     }
@@ -382,15 +426,12 @@ def run_worker(names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk_s
         audio_cache: dict[str, Any] = {}
         shared_asr: dict[tuple, Any] = {}
 
-        def audio_for(kind: str):
-            if kind not in audio_cache:
-                audio_cache[kind] = load_audio(paths, kind)
-            return audio_cache[kind]
-
         # alternate the order so neither of an interleaved pair always runs first (cache, drift)
         order = configs if index % 2 == 0 else list(reversed(configs))
         for cfg in order:
-            audio = audio_for(cfg.input)
+            if cfg.input not in audio_cache:
+                audio_cache[cfg.input] = load_audio(paths, cfg.input)
+            audio = audio_cache[cfg.input]
             opts = options[cfg.name]
             rec: dict[str, Any] = {"id": cid, "duration": audio.duration}
             log.info("%s: %s (%.0f s of audio)", cfg.name, cid, audio.duration)
@@ -405,6 +446,7 @@ def run_worker(names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk_s
                     hyp = " ".join(s.text.strip() for s in segments if s.text.strip())
                     rec.update(wall_s=wall, asr_wall_s=wall, speakers_wall_s=0.0, segments=len(segments))
                     _score(rec, ref_text, hyp, refsegs)
+                    _dump(hyp_dir, cfg.name, cid, hyp)
                 elif cfg.kind == "live":
                     live = LiveTranscriber(
                         engine, opts, SpeakerOptions(method=cfg.speakers), channels=1, encoder=encoder
@@ -423,14 +465,19 @@ def run_worker(names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk_s
                     t_end = time.perf_counter()
                     timing = {t.stage: t for t in transcript.timings}
                     rec.update(
-                        wall_s=t_end - t0, asr_wall_s=timing["asr"].wall_seconds,
+                        wall_s=t_end - t0,
+                        asr_wall_s=timing["asr"].wall_seconds,
                         speakers_wall_s=timing["speakers"].wall_seconds,
-                        latency_s=t_end - t_stop, feed_wall_s=t_stop - t0, slowest_feed_s=slowest,
+                        latency_s=t_end - t_stop,
+                        feed_wall_s=t_stop - t0,
+                        slowest_feed_s=slowest,
                         chunks=(mono.shape[0] + step - 1) // step,
-                        segments=len(transcript.segments), rejected=len(transcript.rejected),
+                        segments=len(transcript.segments),
+                        rejected=len(transcript.rejected),
                         speaker_method=transcript.speaker_method,
                     )
                     _score(rec, ref_text, transcript.text, refsegs, transcript)
+                    _dump(hyp_dir, cfg.name, cid, transcript)
                 else:
                     key = asr_key[cfg.name]
                     if key in shared:
@@ -445,13 +492,24 @@ def run_worker(names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk_s
                         t_spk = time.perf_counter()
                         asr_timing = next(t for t in base.timings if t.stage == "asr")
                         spk_timing = StageTiming(
-                            stage="speakers", wall_seconds=t_spk - t0, cpu_seconds=0.0,
-                            audio_seconds=audio.duration, model=cfg.speakers, device=engine.device,
+                            stage="speakers",
+                            wall_seconds=t_spk - t0,
+                            cpu_seconds=0.0,
+                            audio_seconds=audio.duration,
+                            model=cfg.speakers,
+                            device=engine.device,
                         )
                         transcript = assemble(
-                            segs, base.rejected, speakers=speakers, method=cfg.speakers, engine=engine,
-                            language=base.language, language_probability=base.language_probability,
-                            duration=audio.duration, vocabulary=bool(opts.hotwords), timings=[asr_timing, spk_timing],
+                            segs,
+                            base.rejected,
+                            speakers=speakers,
+                            method=cfg.speakers,
+                            engine=engine,
+                            language=base.language,
+                            language_probability=base.language_probability,
+                            duration=audio.duration,
+                            vocabulary=bool(opts.hotwords),
+                            timings=[asr_timing, spk_timing],
                         )
                         wall = asr_total + (time.perf_counter() - t0)
                         rec["shared_asr_pass"] = True
@@ -463,12 +521,15 @@ def run_worker(names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk_s
                         wall = time.perf_counter() - t0
                     timing = {t.stage: t for t in transcript.timings}
                     rec.update(
-                        wall_s=wall, asr_wall_s=timing["asr"].wall_seconds,
+                        wall_s=wall,
+                        asr_wall_s=timing["asr"].wall_seconds,
                         speakers_wall_s=timing["speakers"].wall_seconds,
-                        segments=len(transcript.segments), rejected=len(transcript.rejected),
+                        segments=len(transcript.segments),
+                        rejected=len(transcript.rejected),
                         speaker_method=transcript.speaker_method,
                     )
                     _score(rec, ref_text, transcript.text, refsegs, transcript)
+                    _dump(hyp_dir, cfg.name, cid, transcript)
             except Exception as exc:  # noqa: BLE001 - record the failure and keep measuring
                 log.exception("%s on %s failed", cfg.name, cid)
                 rec["error"] = f"{type(exc).__name__}: {exc}"
@@ -571,12 +632,22 @@ def evaluate_targets(results: dict[str, Any], over: dict[str, Any] | None) -> li
         targets.append({"target": name, "threshold": threshold, "value": value, "passed": passed, "shown": shown})
 
     def le(name: str, threshold: str, value: float | None, limit: float, fmt: str) -> None:
-        add(name, threshold, value, None if value is None else value <= limit,
-            "not run" if value is None else fmt.format(value))
+        add(
+            name,
+            threshold,
+            value,
+            None if value is None else value <= limit,
+            "not run" if value is None else fmt.format(value),
+        )
 
     def ge(name: str, threshold: str, value: float | None, limit: float, fmt: str) -> None:
-        add(name, threshold, value, None if value is None else value >= limit,
-            "not run" if value is None else fmt.format(value))
+        add(
+            name,
+            threshold,
+            value,
+            None if value is None else value >= limit,
+            "not run" if value is None else fmt.format(value),
+        )
 
     s = _summary(results, "base-int8-batched")
     le("RTF whisper-base int8 batched (whole transcribe)", "<= 0.06", s and s["rtf"], 0.06, "{:.3f}")
@@ -586,15 +657,26 @@ def evaluate_targets(results: dict[str, Any], over: dict[str, Any] | None) -> li
     rss = [r["peak_rss_bytes"] for r in results.values() if r.get("peak_rss_bytes")]
     le("peak RSS, worst configuration", "<= 1.5 GB", max(rss) / 1e9 if rss else None, 1.5, "{:.2f} GB")
     s = _summary(results, "live")
-    le("live: transcript complete after stop, worst consultation", "<= 2 s", s and s.get("latency_max_s"), 2.0, "{:.2f} s")
+    le(
+        "live: transcript complete after stop, worst consultation",
+        "<= 2 s",
+        s and s.get("latency_max_s"),
+        2.0,
+        "{:.2f} s",
+    )
     s = _summary(results, "base-int8")
     ge("speaker attribution, stereo (channel), words", ">= 95%", s and s.get("attribution"), 0.95, "{:.1%}")
     s = _summary(results, "base-int8-mono")
     ge("speaker attribution, mono (voice embeddings), words", ">= 90%", s and s.get("attribution"), 0.90, "{:.1%}")
     s, r = _summary(results, "base-int8"), _summary(results, "raw-faster-whisper")
     if s and r:
-        add("WER no worse than raw faster-whisper", "scribe <= raw", s["wer"] - r["wer"], s["wer"] <= r["wer"] + 1e-12,
-            f"{s['wer']:.2%} vs {r['wer']:.2%} ({(s['wer'] - r['wer']) * 100:+.2f} pp)")
+        add(
+            "WER no worse than raw faster-whisper",
+            "scribe <= raw",
+            s["wer"] - r["wer"],
+            s["wer"] <= r["wer"] + 1e-12,
+            f"{s['wer']:.2%} vs {r['wer']:.2%} ({(s['wer'] - r['wer']) * 100:+.2f} pp)",
+        )
     else:
         add("WER no worse than raw faster-whisper", "scribe <= raw", None, None, "not run")
     s, v = _summary(results, "base-int8"), _summary(results, "base-int8-vocab")
@@ -602,12 +684,19 @@ def evaluate_targets(results: dict[str, Any], over: dict[str, Any] | None) -> li
         helped = v["wer"] < s["wer"] or (v["term_recall"] or 0) > (s["term_recall"] or 0)
         shown = (
             f"WER {v['wer']:.2%} vs {s['wer']:.2%} ({(v['wer'] - s['wer']) * 100:+.2f} pp); term recall "
-            f"{_pct(v['term_recall'])} vs {_pct(s['term_recall'])}"
+            f"{_pct(v['term_recall'])} vs {_pct(s['term_recall'])}; RTF {v['rtf']:.3f} vs {s['rtf']:.3f}"
         )
-        add("clinical vocabulary helped (finding, not a target)", "lower WER or higher term recall", None,
-            helped, shown)
+        add(
+            "clinical vocabulary helped (finding, not a target)", "lower WER or higher term recall", None, helped, shown
+        )
     else:
-        add("clinical vocabulary helped (finding, not a target)", "lower WER or higher term recall", None, None, "not run")
+        add(
+            "clinical vocabulary helped (finding, not a target)",
+            "lower WER or higher term recall",
+            None,
+            None,
+            "not run",
+        )
     return targets
 
 
@@ -638,34 +727,48 @@ def render_markdown(report: dict[str, Any]) -> str:
     add = lines.append
     add("# ASR benchmark: scribe on SYNTHETIC consultations")
     add("")
-    add("<!-- Generated by scripts/bench_asr.py from docs/benchmarks/asr.json. Do not edit by hand: rerun the "
-        "script (or `scripts/bench_asr.py --markdown-only`). -->")
+    add(
+        "<!-- Generated by scripts/bench_asr.py from docs/benchmarks/asr.json. Do not edit by hand: rerun the "
+        "script (or `scripts/bench_asr.py --markdown-only`). -->"
+    )
     add("")
     add(f"> **SYNTHETIC AUDIO.** {SYNTHETIC_STATEMENT}")
     add("")
     minutes = d["total_audio_s"] / 60
-    add(f"- **Subset:** {d['n']} of {d['available']} PriMock57 consultations "
+    add(
+        f"- **Subset:** {d['n']} of {d['available']} PriMock57 consultations "
         f"({', '.join(d['ids'])}), {minutes:.1f} minutes of audio in all."
-        + (f" {d['subset_reason']}" if d.get("subset_reason") else ""))
-    add(f"- **Machine:** {m['cpu_model']}, {m['logical_cores']} logical cores ({m['physical_cores']} physical), "
+        + (f" {d['subset_reason']}" if d.get("subset_reason") else "")
+    )
+    add(
+        f"- **Machine:** {m['cpu_model']}, {m['logical_cores']} logical cores ({m['physical_cores']} physical), "
         f"{m['ram_gb']} GB RAM, {m['os']}; Python {m['python']}, ctranslate2 {m['versions'].get('ctranslate2')}, "
         f"faster-whisper {m['versions'].get('faster-whisper')}, onnxruntime {m['versions'].get('onnxruntime')}, "
-        f"torch {m['versions'].get('torch')}.")
-    add(f"- **Timings were taken on a shared 2-core VM** (load average at start {m['load_average_at_start']}); "
-        "other processes may have used the CPU during the run, so RTFs are indicative, not precise.")
+        f"torch {m['versions'].get('torch')}."
+    )
+    add(
+        f"- **Timings were taken on a shared 2-core VM** (load average at start {m['load_average_at_start']}); "
+        "other processes may have used the CPU during the run, so RTFs are indicative, not precise."
+    )
     add(f"- **Run:** {report['date']}, `{report['command']}`, {report['run_wall_s'] / 60:.1f} min wall.")
-    add(f"- **Decoding:** language forced to `{report['language']}`, beam 5, word timestamps, Silero VAD "
+    add(
+        f"- **Decoding:** language forced to `{report['language']}`, beam 5, word timestamps, Silero VAD "
         "(min silence 500 ms), no conditioning on previous text; CPU, one thread per core. "
-        "RTF = wall seconds / audio seconds; model load is measured separately and not in the RTF.")
-    add("- **WER:** Whisper English normalisation; *pooled* = errors summed over consultations / reference "
+        "RTF = wall seconds / audio seconds; model load is measured separately and not in the RTF."
+    )
+    add(
+        "- **WER:** Whisper English normalisation; *pooled* = errors summed over consultations / reference "
         "words summed; *mean* = mean of per-consultation WERs. Term recall: occurrences of clinical terms "
         "in the reference that the hypothesis also has (pooled). Attribution: recognised words whose "
-        "speaker matches the reference speaker at the word's midpoint.")
+        "speaker matches the reference speaker at the word's midpoint."
+    )
     add("")
     add("## Results")
     add("")
-    add("| config | input | speakers | WER pooled | WER mean | term recall | attribution | RTF ASR | RTF total "
-        "| rejected | load s (+ warm-up s) | peak RSS MB |")
+    add(
+        "| config | input | speakers | WER pooled | WER mean | term recall | attribution | RTF ASR | RTF total "
+        "| rejected | load s (+ warm-up s) | peak RSS MB |"
+    )
     add("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in report["configs"]:
         entry = results.get(name)
@@ -676,23 +779,33 @@ def render_markdown(report: dict[str, Any]) -> str:
             continue
         s = entry["summary"]
         attr = _pct(s.get("attribution"))
-        add(f"| {name} | {cfg['input']} | {cfg['speakers']} | {_pct(s['wer'], 2)} | {_pct(s['wer_mean'], 2)} "
+        add(
+            f"| {name} | {cfg['input']} | {cfg['speakers']} | {_pct(s['wer'], 2)} | {_pct(s['wer_mean'], 2)} "
             f"| {_pct(s['term_recall'])} ({s['term_hits']}/{s['term_total']}) | {attr} | {_num(s['rtf_asr'])} "
             f"| {_num(s['rtf'])} | {s.get('rejected', '–')} | {_load(entry)} "
-            f"| {entry['peak_rss_bytes'] / 1e6:.0f} |")
+            f"| {entry['peak_rss_bytes'] / 1e6:.0f} |"
+        )
     add("")
     notes = []
     if "raw-faster-whisper" in results:
-        notes.append("`raw-faster-whisper` ran in the same worker as `base-int8` (same loaded model), so they "
-                     "share one peak RSS and load time.")
+        notes.append(
+            "`raw-faster-whisper` ran in the same worker as `base-int8` (same loaded model), so they "
+            "share one peak RSS and load time."
+        )
     if "base-int8-mono-text" in results:
-        notes.append("`base-int8-mono-text` reuses `base-int8-mono`'s recognition pass (only attribution "
-                     "differs); its RTF counts that pass plus its own attribution.")
-    notes.append("Load = Whisper model load; warm-up = one untimed decode of 15 s (loads Silero VAD, the batched "
-                 "pipeline) plus, where voice embeddings are used, loading and first use of the resemblyzer encoder. "
-                 "Neither counts in any RTF.")
-    notes.append("Mono inputs are the two channels summed (scaled only against clipping); stereo configs "
-                 "recognise the channel average and attribute words by channel energy.")
+        notes.append(
+            "`base-int8-mono-text` reuses `base-int8-mono`'s recognition pass (only attribution "
+            "differs); its RTF counts that pass plus its own attribution."
+        )
+    notes.append(
+        "Load = Whisper model load; warm-up = one untimed decode of 15 s (loads Silero VAD, the batched "
+        "pipeline) plus, where voice embeddings are used, loading and first use of the resemblyzer encoder. "
+        "Neither counts in any RTF."
+    )
+    notes.append(
+        "Mono inputs are the two channels summed (scaled only against clipping); stereo configs "
+        "recognise the channel average and attribute words by channel energy."
+    )
     for n in notes:
         add(f"- {n}")
     live = _summary(results, "live")
@@ -700,9 +813,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         add("")
         add("## Live mode")
         add("")
-        add(f"`live` feeds the mono audio in {report['chunk_seconds']:g} s chunks to `LiveTranscriber` as fast as it "
+        add(
+            f"`live` feeds the mono audio in {report['chunk_seconds']:g} s chunks to `LiveTranscriber` as fast as it "
             "accepts them; latency is the wall time of `finish()` + `transcript()` after the last chunk, i.e. what "
-            "the clinician waits after pressing stop.")
+            "the clinician waits after pressing stop."
+        )
         add("")
         add("| consultation | audio s | wait after stop s | slowest feed() s | live wall / audio | WER |")
         add("|---|---|---|---|---|---|")
@@ -710,20 +825,26 @@ def render_markdown(report: dict[str, Any]) -> str:
             if "error" in r:
                 add(f"| {r['id']} | {r['duration']:.0f} | failed: {r['error']} |  |  |  |")
                 continue
-            add(f"| {r['id']} | {r['duration']:.0f} | {r['latency_s']:.2f} | {r['slowest_feed_s']:.2f} "
-                f"| {r['rtf']:.3f} | {_pct(r['wer'], 2)} |")
-        add(f"| **all** | {live['audio_s']:.0f} | mean {live['latency_mean_s']:.2f}, max {live['latency_max_s']:.2f} "
-            f"| {live['slowest_feed_s']:.2f} | {live['rtf']:.3f} | {_pct(live['wer'], 2)} |")
+            add(
+                f"| {r['id']} | {r['duration']:.0f} | {r['latency_s']:.2f} | {r['slowest_feed_s']:.2f} "
+                f"| {r['rtf']:.3f} | {_pct(r['wer'], 2)} |"
+            )
+        add(
+            f"| **all** | {live['audio_s']:.0f} | mean {live['latency_mean_s']:.2f}, max {live['latency_max_s']:.2f} "
+            f"| {live['slowest_feed_s']:.2f} | {live['rtf']:.3f} | {_pct(live['wer'], 2)} |"
+        )
     over = report.get("overhead")
     if over:
         add("")
         add("## scribe overhead over raw faster-whisper")
         add("")
-        add(f"Over {len(over['consultations'])} consultation(s): scribe `transcribe()` {over['scribe_wall_s']:.1f} s, "
+        add(
+            f"Over {len(over['consultations'])} consultation(s): scribe `transcribe()` {over['scribe_wall_s']:.1f} s, "
             f"its ASR stage {over['scribe_asr_wall_s']:.1f} s, raw faster-whisper {over['raw_wall_s']:.1f} s: "
             f"overhead **{over['total']:+.1%}** (whole call), {over['asr_stage']:+.1%} (ASR stage only). "
             f"Per consultation: {', '.join(f'{k} {v:+.1%}' for k, v in over['per_consultation'].items())}. "
-            f"{over['how']}")
+            f"{over['how']}"
+        )
     add("")
     add("## Targets")
     add("")
@@ -761,9 +882,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     for name in report["configs"]:
         add(f"- `{name}`: {report['config_details'][name]['description']}.")
     add("")
-    add("Numbers on real speech will differ: TTS voices are clean, consistent and never mumble, overlap or "
+    add(
+        "Numbers on real speech will differ: TTS voices are clean, consistent and never mumble, overlap or "
         "hesitate, so WER here is not the WER a clinic will see; relative comparisons between configurations "
-        "on the same audio are the useful part.")
+        "on the same audio are the useful part."
+    )
     add("")
     return "\n".join(lines)
 
@@ -780,24 +903,53 @@ def _groups(names: Sequence[str]) -> list[list[str]]:
     return list(order.values())
 
 
-def _spawn_worker(names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk: float, verbose: bool) -> dict[str, Any]:
+def _spawn_worker(
+    names: Sequence[str], data_dir: Path, ids: Sequence[str], chunk: float, verbose: bool, hyp_dir: Path | None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench_asr_") as tmp:
         out = Path(tmp) / "worker.json"
-        cmd = [
-            sys.executable, str(Path(__file__).resolve()), "--worker", ",".join(names),
-            "--data", str(data_dir), "--ids", *ids, "--worker-out", str(out), "--chunk", str(chunk),
-        ] + (["-v"] if verbose else [])
+        cmd = (
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                ",".join(names),
+                "--data",
+                str(data_dir),
+                "--ids",
+                *ids,
+                "--worker-out",
+                str(out),
+                "--chunk",
+                str(chunk),
+            ]
+            + (["-v"] if verbose else [])
+            + (["--hyp-dir", str(hyp_dir)] if hyp_dir else [])
+        )
         started = time.perf_counter()
         proc = subprocess.run(cmd, check=False)
         if proc.returncode != 0 or not out.is_file():
-            return {"error": f"worker exited with status {proc.returncode}", "worker_wall_s": time.perf_counter() - started}
+            return {
+                "error": f"worker exited with status {proc.returncode}",
+                "worker_wall_s": time.perf_counter() - started,
+            }
         return json.loads(out.read_text())
 
 
 def build_report(
-    *, configs: Sequence[str], workers: dict[str, dict[str, Any]], data_dir: Path, ids: Sequence[str],
-    durations: dict[str, float], available: int, subset_reason: str | None, machine: dict[str, Any],
-    command: str, run_wall: float, chunk: float, complete: bool,
+    *,
+    configs: Sequence[str],
+    workers: dict[str, dict[str, Any]],
+    data_dir: Path,
+    ids: Sequence[str],
+    durations: dict[str, float],
+    available: int,
+    subset_reason: str | None,
+    machine: dict[str, Any],
+    command: str,
+    run_wall: float,
+    chunk: float,
+    complete: bool,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name in configs:
@@ -809,13 +961,21 @@ def build_report(
             continue
         recs = w["per_consultation"][name]
         results[name] = {
-            "model": w["model"], "compute_type": w["compute_type"], "device": w["device"], "threads": w["threads"],
-            "load_s": w["load_s"], "encoder_load_s": w["encoder_load_s"], "warmup_s": w.get("warmup_s"),
+            "model": w["model"],
+            "compute_type": w["compute_type"],
+            "device": w["device"],
+            "threads": w["threads"],
+            "load_s": w["load_s"],
+            "encoder_load_s": w["encoder_load_s"],
+            "warmup_s": w.get("warmup_s"),
             "peak_rss_bytes": w["peak_rss_bytes"],
-            "rss_after_load_bytes": w["rss_after_load_bytes"], "worker_configs": w["configs"],
-            "worker_wall_s": w["worker_wall_s"], "load_average_before": w["load_average_before"],
+            "rss_after_load_bytes": w["rss_after_load_bytes"],
+            "worker_configs": w["configs"],
+            "worker_wall_s": w["worker_wall_s"],
+            "load_average_before": w["load_average_before"],
             "load_average_after": w["load_average_after"],
-            "summary": summarise(recs), "per_consultation": recs,
+            "summary": summarise(recs),
+            "per_consultation": recs,
         }
     over = overhead(results)
     return {
@@ -830,8 +990,11 @@ def build_report(
         "chunk_seconds": chunk,
         "data": {
             "dir": os.path.relpath(data_dir, REPO) if data_dir.is_relative_to(REPO) else str(data_dir),
-            "ids": list(ids), "n": len(ids), "available": available,
-            "durations_s": durations, "total_audio_s": sum(durations.values()),
+            "ids": list(ids),
+            "n": len(ids),
+            "available": available,
+            "durations_s": durations,
+            "total_audio_s": sum(durations.values()),
             "subset_reason": subset_reason,
             "source": "PriMock57 (babylonhealth/primock57), Korfiatis et al., ACL 2022, CC BY 4.0; "
             "SYNTHETIC TTS renders by scripts/synth_consultation.py",
@@ -855,10 +1018,23 @@ def print_table(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"ASR benchmark on SYNTHETIC TTS audio: {report['data']['n']} consultation(s), "
-                  f"{report['data']['total_audio_s'] / 60:.1f} min")
-    for col in ("config", "WER pooled", "WER mean", "terms", "attrib.", "RTF asr", "RTF total", "rejected",
-                "load s", "peak RSS MB", "live wait s"):
+    table = Table(
+        title=f"ASR benchmark on SYNTHETIC TTS audio: {report['data']['n']} consultation(s), "
+        f"{report['data']['total_audio_s'] / 60:.1f} min"
+    )
+    for col in (
+        "config",
+        "WER pooled",
+        "WER mean",
+        "terms",
+        "attrib.",
+        "RTF asr",
+        "RTF total",
+        "rejected",
+        "load s",
+        "peak RSS MB",
+        "live wait s",
+    ):
         table.add_column(col, justify="left" if col == "config" else "right")
     for name in report["configs"]:
         entry = report["results"].get(name)
@@ -867,15 +1043,25 @@ def print_table(report: dict[str, Any]) -> None:
             continue
         s = entry["summary"]
         table.add_row(
-            name, _pct(s["wer"], 2), _pct(s["wer_mean"], 2), _pct(s["term_recall"]), _pct(s.get("attribution")),
-            _num(s["rtf_asr"]), _num(s["rtf"]), str(s.get("rejected", "–")), _load(entry),
-            f"{entry['peak_rss_bytes'] / 1e6:.0f}", _num(s.get("latency_max_s"), "{:.2f}"),
+            name,
+            _pct(s["wer"], 2),
+            _pct(s["wer_mean"], 2),
+            _pct(s["term_recall"]),
+            _pct(s.get("attribution")),
+            _num(s["rtf_asr"]),
+            _num(s["rtf"]),
+            str(s.get("rejected", "–")),
+            _load(entry),
+            f"{entry['peak_rss_bytes'] / 1e6:.0f}",
+            _num(s.get("latency_max_s"), "{:.2f}"),
         )
     console = Console() if sys.stdout.isatty() else Console(width=170)
     console.print(table)
     over = report.get("overhead")
     if over:
-        console.print(f"scribe overhead over raw faster-whisper: {over['total']:+.1%} (ASR stage {over['asr_stage']:+.1%})")
+        console.print(
+            f"scribe overhead over raw faster-whisper: {over['total']:+.1%} (ASR stage {over['asr_stage']:+.1%})"
+        )
     targets = Table(title="Targets")
     for col in ("target", "threshold", "measured", "result"):
         targets.add_column(col)
@@ -886,7 +1072,9 @@ def print_table(report: dict[str, Any]) -> None:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of {id}_stereo/mono/reference files")
     p.add_argument("--ids", nargs="+", help="consultation ids (default: all 25 PriMock57 consultations)")
     p.add_argument("--limit", type=int, help="only the first N ids")
@@ -897,6 +1085,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chunk", type=float, default=0.5, help="live chunk seconds (default 0.5)")
     p.add_argument("--subset-reason", help="why a subset was used (goes into the markdown)")
     p.add_argument("--markdown-only", action="store_true", help="regenerate the markdown from the JSON and stop")
+    p.add_argument("--hyp-dir", type=Path, help="also write each recognised transcript here (for inspection)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
@@ -915,7 +1104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.worker:
         if not args.worker_out or not args.ids:
             raise SystemExit("--worker needs --worker-out and --ids")
-        result = run_worker(args.worker.split(","), data_dir, args.ids, args.chunk)
+        result = run_worker(args.worker.split(","), data_dir, args.ids, args.chunk, args.hyp_dir)
         args.worker_out.write_text(json.dumps(result), encoding="utf-8")
         return 0
 
@@ -927,8 +1116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_table(report)
         return 0
 
-    names = [n.strip() for n in args.configs.split(",")] if args.configs else (
-        list(QUICK_CONFIGS) if args.quick else list(CONFIGS))
+    names = (
+        [n.strip() for n in args.configs.split(",")]
+        if args.configs
+        else (list(QUICK_CONFIGS) if args.quick else list(CONFIGS))
+    )
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         raise SystemExit(f"unknown config(s) {unknown}; choose from {', '.join(CONFIGS)}")
@@ -949,21 +1141,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         subset_reason = f"A subset ({len(ids)} of {available}) was measured."
     machine = machine_facts()
     command = "python scripts/bench_asr.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    log.info("benchmarking %s on %d consultation(s), %.1f min of SYNTHETIC audio", ", ".join(names), len(ids),
-             sum(durations.values()) / 60)
+    log.info(
+        "benchmarking %s on %d consultation(s), %.1f min of SYNTHETIC audio",
+        ", ".join(names),
+        len(ids),
+        sum(durations.values()) / 60,
+    )
 
     started = time.perf_counter()
     workers: dict[str, dict[str, Any]] = {}
     groups = _groups(names)
     for number, group in enumerate(groups, start=1):
         log.info("worker %d/%d: %s", number, len(groups), ", ".join(group))
-        result = _spawn_worker(group, data_dir, ids, args.chunk, args.verbose)
+        result = _spawn_worker(group, data_dir, ids, args.chunk, args.verbose, args.hyp_dir)
         for n in group:
             workers[n] = result
         report = build_report(
-            configs=names, workers=workers, data_dir=data_dir, ids=ids, durations=durations, available=available,
-            subset_reason=subset_reason, machine=machine, command=command, run_wall=time.perf_counter() - started,
-            chunk=args.chunk, complete=number == len(groups),
+            configs=names,
+            workers=workers,
+            data_dir=data_dir,
+            ids=ids,
+            durations=durations,
+            available=available,
+            subset_reason=subset_reason,
+            machine=machine,
+            command=command,
+            run_wall=time.perf_counter() - started,
+            chunk=args.chunk,
+            complete=number == len(groups),
         )
         write_outputs(report, out, markdown)  # after every worker, so a cut-short run keeps its results
     print_table(report)

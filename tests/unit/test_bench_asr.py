@@ -88,8 +88,18 @@ def test_markdown_is_generated_and_says_synthetic(report: tuple[dict, str]) -> N
 
 def test_targets_and_overhead_from_made_up_results() -> None:
     def entry(wer: float, wall: float, attr: int | None = None, latency: float | None = None) -> dict:
-        rec = {"id": "a", "duration": 100.0, "wall_s": wall, "asr_wall_s": wall, "errors": int(wer * 100),
-               "ref_words": 100, "wer": wer, "term_hits": 1, "term_total": 2, "rejected": 0}
+        rec = {
+            "id": "a",
+            "duration": 100.0,
+            "wall_s": wall,
+            "asr_wall_s": wall,
+            "errors": int(wer * 100),
+            "ref_words": 100,
+            "wer": wer,
+            "term_hits": 1,
+            "term_total": 2,
+            "rejected": 0,
+        }
         if attr is not None:
             rec.update(attr_hits=attr, attr_total=100)
         if latency is not None:
