@@ -24,9 +24,9 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 from scribe.asr import speakers as spk
 from scribe.asr.engine import DecodeOptions, WhisperEngine
 from scribe.asr.guards import apply_guards
-from scribe.asr.transcribe import SpeakerOptions, assemble, attribute, resolve_method
+from scribe.asr.transcribe import SpeakerOptions, assemble, attribute, clock, resolve_method, stage_timing
 from scribe.audio.decode import SAMPLE_RATE
-from scribe.records import Segment, StageTiming, Transcript
+from scribe.records import Segment, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -98,29 +98,14 @@ class LiveTranscriber:
         """The whole attributed transcript; call after :meth:`finish`."""
         if not self.finished:
             raise RuntimeError("transcript() before finish()")
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started = clock()
         attributed, speakers = attribute(
             self._kept, self._audio, self.method, self.speaker_options, runs=self._runs, encoder=self._encoder
         )
         duration = self._audio.shape[1] / SAMPLE_RATE
         timings = [
-            StageTiming(
-                stage="asr",
-                wall_seconds=self._asr_seconds,
-                cpu_seconds=self._asr_cpu,
-                audio_seconds=duration,
-                model=self.engine.name,
-                device=self.engine.device,
-                compute_type=self.engine.compute_type,
-            ),
-            StageTiming(
-                stage="speakers",
-                wall_seconds=time.perf_counter() - started,
-                cpu_seconds=time.process_time() - cpu_started,
-                audio_seconds=duration,
-                model=self.method,
-                device=self.engine.device,
-            ),
+            stage_timing("asr", self.engine, duration, wall=self._asr_seconds, cpu=self._asr_cpu),
+            stage_timing("speakers", self.engine, duration, since=started, model=self.method),
         ]
         return assemble(
             attributed,
@@ -174,7 +159,7 @@ class LiveTranscriber:
         self._committed = cut
         if not np.any(np.abs(mono) > 1e-4):
             return []
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started = clock()
         offset = start / SAMPLE_RATE
         decoded = self.engine.decode(mono, self.options, offset=offset, first_id=len(self._kept) + len(self._rejected))
         raw = list(decoded.segments)
@@ -187,8 +172,8 @@ class LiveTranscriber:
             self._runs.extend(spk.embed_runs(kept, mono, self._encoder, first_index=len(self._kept), offset=offset))
         self._kept.extend(kept)
         self._rejected.extend(rejected)
-        self._asr_seconds += time.perf_counter() - started
-        self._asr_cpu += time.process_time() - cpu_started
+        self._asr_seconds += time.perf_counter() - started[0]
+        self._asr_cpu += time.process_time() - started[1]
         if self.method == "channel":
             return attribute(kept, self._audio, "channel", self.speaker_options)[0]
         return kept

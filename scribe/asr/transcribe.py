@@ -117,7 +117,7 @@ def transcribe(
     recording holds no speech at all.
     """
     mono = audio.mono
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started = clock()
     decoded = engine.decode(mono, options)
     raw: list[Segment] = []
     for segment in decoded.segments:
@@ -127,7 +127,7 @@ def transcribe(
     if on_progress:
         on_progress(audio.duration)
     kept, rejected = apply_guards(raw, mono)
-    asr_timing = _timing("asr", started, cpu_started, audio.duration, engine)
+    asr_timing = stage_timing("asr", engine, audio.duration, since=started)
 
     if not kept:
         reason = f" ({len(rejected)} segment(s) rejected as hallucination)" if rejected else ""
@@ -136,10 +136,10 @@ def transcribe(
             "check the recording has the consultation in it"
         )
 
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started = clock()
     method = resolve_method(speaker_options.method, audio.samples.shape[0])
     attributed, speakers = attribute(kept, audio.samples, method, speaker_options, encoder=encoder)
-    speaker_timing = _timing("speakers", started, cpu_started, audio.duration, engine, model=method)
+    speaker_timing = stage_timing("speakers", engine, audio.duration, since=started, model=method)
     log.info("%d segments kept, %d rejected, speakers by %s", len(attributed), len(rejected), method)
     return assemble(
         attributed,
@@ -155,18 +155,28 @@ def transcribe(
     )
 
 
-def _timing(
+def clock() -> tuple[float, float]:
+    """Wall and CPU clocks now, for :func:`stage_timing`."""
+    return time.perf_counter(), time.process_time()
+
+
+def stage_timing(
     stage: str,
-    started: float,
-    cpu_started: float,
-    audio_seconds: float,
     engine: WhisperEngine,
+    audio_seconds: float,
+    *,
+    since: tuple[float, float] | None = None,
+    wall: float = 0.0,
+    cpu: float = 0.0,
     model: str | None = None,
 ) -> StageTiming:
+    """A StageTiming for ``stage``: measured ``since`` a :func:`clock` reading, or given totals."""
+    if since is not None:
+        wall, cpu = time.perf_counter() - since[0], time.process_time() - since[1]
     return StageTiming(
         stage=stage,
-        wall_seconds=time.perf_counter() - started,
-        cpu_seconds=time.process_time() - cpu_started,
+        wall_seconds=wall,
+        cpu_seconds=cpu,
         audio_seconds=audio_seconds,
         model=model or engine.name,
         device=engine.device,
