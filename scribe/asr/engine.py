@@ -82,6 +82,7 @@ class WhisperEngine:
         self.device, self.compute_type = choose_device(device, compute_type)
         self.name = name or model_path.name
         cpu_threads = threads or os.cpu_count() or 1
+        self.threads = cpu_threads
         try:
             self._model = WhisperModel(
                 str(model_path),
