@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib.metadata
 import json
 import logging
 import os
 import platform
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -327,6 +329,7 @@ def _raw_kwargs(options) -> dict[str, Any]:
 def _score(record: dict[str, Any], ref_text: str, hyp_text: str, refsegs, transcript=None) -> None:
     from scribe.evaluate.asr_metrics import attribution, term_recall, word_errors
 
+    record["text_sha1"] = hashlib.sha1(hyp_text.encode("utf-8")).hexdigest()
     errors = word_errors(ref_text, hyp_text)
     terms = term_recall(ref_text, hyp_text)
     record.update(
@@ -444,7 +447,14 @@ def run_worker(
                     segments = list(segments)
                     wall = time.perf_counter() - t0
                     hyp = " ".join(s.text.strip() for s in segments if s.text.strip())
-                    rec.update(wall_s=wall, asr_wall_s=wall, speakers_wall_s=0.0, segments=len(segments))
+                    rec.update(
+                        wall_s=wall,
+                        asr_wall_s=wall,
+                        speakers_wall_s=0.0,
+                        segments=len(segments),
+                        # windows re-decoded by sampling (temperature > 0): random, so runs can differ
+                        fallback_segments=sum(1 for seg in segments if (seg.temperature or 0.0) > 0.0),
+                    )
                     _score(rec, ref_text, hyp, refsegs)
                     _dump(hyp_dir, cfg.name, cid, hyp)
                 elif cfg.kind == "live":
@@ -613,6 +623,12 @@ def overhead(results: dict[str, Any]) -> dict[str, Any] | None:
         "total": sum(scribe[i]["wall_s"] for i in both) / raw_wall - 1,
         "asr_stage": sum(scribe[i]["asr_wall_s"] for i in both) / raw_wall - 1,
         "per_consultation": {i: scribe[i]["wall_s"] / raw[i]["wall_s"] - 1 for i in both},
+        "identical_text": {
+            i: scribe[i]["text_sha1"] == raw[i]["text_sha1"]
+            for i in both
+            if "text_sha1" in scribe[i] and "text_sha1" in raw[i]
+        },
+        "raw_fallback_segments": {i: raw[i]["fallback_segments"] for i in both if "fallback_segments" in raw[i]},
         "how": "same worker process, same loaded model, same audio array; raw and scribe alternate "
         "which runs first per consultation. 'total' is the whole transcribe() call (recognition, guards, "
         "channel attribution); 'asr_stage' excludes attribution.",
@@ -750,7 +766,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- **Timings were taken on a shared 2-core VM** (load average at start {m['load_average_at_start']}); "
         "other processes may have used the CPU during the run, so RTFs are indicative, not precise."
     )
-    add(f"- **Run:** {report['date']}, `{report['command']}`, {report['run_wall_s'] / 60:.1f} min wall.")
+    command = report["command"]
+    reason = d.get("subset_reason")
+    if reason:  # shown above; keep the command readable
+        command = command.replace(shlex.quote(reason), "'…'").replace(reason, "'…'")
+    add(f"- **Run:** {report['date']}, `{command}`, {report['run_wall_s'] / 60:.1f} min wall.")
     add(
         f"- **Decoding:** language forced to `{report['language']}`, beam 5, word timestamps, Silero VAD "
         "(min silence 500 ms), no conditioning on previous text; CPU, one thread per core. "
@@ -806,6 +826,19 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Mono inputs are the two channels summed (scaled only against clipping); stereo configs "
         "recognise the channel average and attribute words by channel energy."
     )
+    durations = d.get("durations_s") or {}
+    after_load = ", ".join(
+        f"{n} {results[n]['rss_after_load_bytes'] / 1e6:.0f} MB"
+        for n in report["configs"]
+        if results.get(n, {}).get("rss_after_load_bytes")
+    )
+    notes.append(
+        "Peak RSS is each worker process's `ru_maxrss`: Python and imports (torch where voice embeddings are used), "
+        "the model, the decoded recording and faster-whisper's features, which it computes for the whole recording "
+        "at once, so peak RSS grows with recording length"
+        + (f" (longest recording here: {max(durations.values()) / 60:.1f} min)" if durations else "")
+        + (f". RSS right after model load: {after_load}." if after_load else ".")
+    )
     for n in notes:
         add(f"- {n}")
     live = _summary(results, "live")
@@ -833,6 +866,20 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| **all** | {live['audio_s']:.0f} | mean {live['latency_mean_s']:.2f}, max {live['latency_max_s']:.2f} "
             f"| {live['slowest_feed_s']:.2f} | {live['rtf']:.3f} | {_pct(live['wer'], 2)} |"
         )
+        add("")
+        add(
+            "*slowest feed()* is the longest one 0.5 s chunk was held while a stretch (8-28 s) was recognised; "
+            "during a real consultation capture keeps buffering meanwhile, so the transcript on screen lags by "
+            "up to that much. *live wall / audio* above 1 would mean live recognition cannot keep up."
+        )
+        file_mode = _summary(results, "base-int8-mono")
+        if file_mode and "rejected" in live and "rejected" in file_mode:
+            add("")
+            add(
+                f"The hallucination guards rejected {live['rejected']} segment(s) in live mode against "
+                f"{file_mode['rejected']} for the same mono audio transcribed as a file (`base-int8-mono`); "
+                "rejected segments are left out of the WER hypothesis, so rejections of real speech raise live WER."
+            )
     over = report.get("overhead")
     if over:
         add("")
@@ -843,7 +890,30 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"its ASR stage {over['scribe_asr_wall_s']:.1f} s, raw faster-whisper {over['raw_wall_s']:.1f} s: "
             f"overhead **{over['total']:+.1%}** (whole call), {over['asr_stage']:+.1%} (ASR stage only). "
             f"Per consultation: {', '.join(f'{k} {v:+.1%}' for k, v in over['per_consultation'].items())}. "
-            f"{over['how']}"
+            f"{over['how'][:1].upper()}{over['how'][1:]}"
+        )
+        same = over.get("identical_text") or {}
+        fallbacks = over.get("raw_fallback_segments") or {}
+        if same:
+            add("")
+            add(
+                "Recognised text identical to raw faster-whisper: "
+                + ", ".join(
+                    f"{k} {'yes' if v else 'no'}"
+                    + (f" (raw re-decoded {fallbacks[k]} segment(s) by sampling)" if k in fallbacks else "")
+                    for k, v in same.items()
+                )
+                + "."
+            )
+        add("")
+        add(
+            "Run-to-run noise: when a window's beam-search output looks wrong (compression ratio > 2.4 or mean "
+            "log-probability < -1) faster-whisper decodes it again by *sampling* at temperatures 0.2-1.0, and "
+            "CTranslate2 seeds its sampler per thread from a random device. Two runs of the same model on the same "
+            "audio can therefore give different text, and once one window differs the following window boundaries "
+            "move too; a fallback also costs extra decoding time. Differences between `base-int8` and "
+            "`raw-faster-whisper` (WER, wall time) include this noise, not only scribe's own work; a few "
+            "consultations cannot separate the two."
         )
     add("")
     add("## Targets")
@@ -1066,7 +1136,12 @@ def print_table(report: dict[str, Any]) -> None:
     for col in ("target", "threshold", "measured", "result"):
         targets.add_column(col)
     for t in report["targets"]:
-        verdict = "n/a" if t["passed"] is None else ("PASS" if t["passed"] else "FAIL")
+        if t["passed"] is None:
+            verdict = "n/a"
+        elif t["target"].startswith("clinical vocabulary"):
+            verdict = "yes" if t["passed"] else "no"
+        else:
+            verdict = "PASS" if t["passed"] else "FAIL"
         targets.add_row(t["target"], t["threshold"], t["shown"], verdict)
     console.print(targets)
 
@@ -1140,7 +1215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if subset_reason is None and len(ids) < available:
         subset_reason = f"A subset ({len(ids)} of {available}) was measured."
     machine = machine_facts()
-    command = "python scripts/bench_asr.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = shlex.join(["python", "scripts/bench_asr.py", *(sys.argv[1:] if argv is None else argv)])
     log.info(
         "benchmarking %s on %d consultation(s), %.1f min of SYNTHETIC audio",
         ", ".join(names),
