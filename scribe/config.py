@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=8, ge=1, description="Batched inference for files.")
     batched: bool = Field(default=False, description="Use batched inference for files.")
     language: str | None = Field(default=None, description="Force a language code; None detects it.")
+    temperature_fallback: bool = Field(
+        default=False, description="Re-decode doubtful windows by sampling (Whisper's fallback); off is deterministic."
+    )
     vocabulary: bool = Field(default=False, description="Steer recognition with the clinical vocabulary.")
     vocabulary_file: Path | None = Field(default=None, description="A site's extra terms, one per line.")
     max_audio_seconds: float = Field(default=4 * 3600, gt=0, description="Refuse longer audio.")

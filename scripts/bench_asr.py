@@ -313,19 +313,6 @@ def load_audio(paths: dict[str, Path], kind: str):
 # ------------------------------------------------------------------------------------------
 
 
-def _raw_kwargs(options) -> dict[str, Any]:
-    """faster-whisper arguments exactly as scribe's WhisperEngine.decode builds them."""
-    return dict(
-        language=options.language,
-        beam_size=options.beam_size,
-        word_timestamps=True,
-        vad_filter=options.vad,
-        vad_parameters={"min_silence_duration_ms": options.min_silence_ms},
-        condition_on_previous_text=options.condition_on_previous_text,
-        hotwords=options.hotwords or None,
-    )
-
-
 def _score(record: dict[str, Any], ref_text: str, hyp_text: str, refsegs, transcript=None) -> None:
     from scribe.evaluate.asr_metrics import attribution, term_recall, word_errors
 
@@ -366,11 +353,10 @@ def run_worker(
     import psutil
 
     from scribe.asr import speakers as spk
-    from scribe.asr.engine import decode_options, load_engine
+    from scribe.asr.engine import decode_options, faster_whisper_arguments, load_engine
     from scribe.asr.streaming import LiveTranscriber
-    from scribe.asr.transcribe import SpeakerOptions, assemble, attribute, transcribe
+    from scribe.asr.transcribe import SpeakerOptions, assemble, attribute, clock, stage_timing, transcribe
     from scribe.config import load_settings
-    from scribe.records import StageTiming
 
     configs = [CONFIGS[n] for n in names]
     models = {(c.model, c.compute_type) for c in configs}
@@ -443,7 +429,7 @@ def run_worker(
                     mono = audio.mono
                     t0 = time.perf_counter()
                     # the very model scribe's engine holds, called directly
-                    segments, _info = engine._model.transcribe(mono, **_raw_kwargs(opts))  # noqa: SLF001
+                    segments, _info = engine._model.transcribe(mono, **faster_whisper_arguments(opts))  # noqa: SLF001
                     segments = list(segments)
                     wall = time.perf_counter() - t0
                     hyp = " ".join(s.text.strip() for s in segments if s.text.strip())
@@ -496,19 +482,11 @@ def run_worker(
                             base = transcribe(audio, engine, opts, SpeakerOptions(method="none"))
                             shared_asr[key] = (base, time.perf_counter() - t0)
                         base, asr_total = shared_asr[key]
-                        t0 = time.perf_counter()
+                        started = clock()
                         sopts = SpeakerOptions(method=cfg.speakers)
                         segs, speakers = attribute(base.segments, audio.samples, cfg.speakers, sopts, encoder=encoder)
-                        t_spk = time.perf_counter()
                         asr_timing = next(t for t in base.timings if t.stage == "asr")
-                        spk_timing = StageTiming(
-                            stage="speakers",
-                            wall_seconds=t_spk - t0,
-                            cpu_seconds=0.0,
-                            audio_seconds=audio.duration,
-                            model=cfg.speakers,
-                            device=engine.device,
-                        )
+                        spk_timing = stage_timing("speakers", engine, audio.duration, since=started, model=cfg.speakers)
                         transcript = assemble(
                             segs,
                             base.rejected,
@@ -521,7 +499,7 @@ def run_worker(
                             vocabulary=bool(opts.hotwords),
                             timings=[asr_timing, spk_timing],
                         )
-                        wall = asr_total + (time.perf_counter() - t0)
+                        wall = asr_total + (time.perf_counter() - started[0])
                         rec["shared_asr_pass"] = True
                     else:
                         t0 = time.perf_counter()
@@ -773,7 +751,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     add(f"- **Run:** {report['date']}, `{command}`, {report['run_wall_s'] / 60:.1f} min wall.")
     add(
         f"- **Decoding:** language forced to `{report['language']}`, beam 5, word timestamps, Silero VAD "
-        "(min silence 500 ms), no conditioning on previous text; CPU, one thread per core. "
+        "(min silence 500 ms), no conditioning on previous text, no temperature fallback (greedy beam search "
+        "only, so decoding is deterministic; scribe's default since this benchmark showed the fallback cost "
+        "time without lowering WER); CPU, one thread per core. "
         "RTF = wall seconds / audio seconds; model load is measured separately and not in the RTF."
     )
     add(
@@ -907,13 +887,11 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
         add("")
         add(
-            "Run-to-run noise: when a window's beam-search output looks wrong (compression ratio > 2.4 or mean "
-            "log-probability < -1) faster-whisper decodes it again by *sampling* at temperatures 0.2-1.0, and "
-            "CTranslate2 seeds its sampler per thread from a random device. Two runs of the same model on the same "
-            "audio can therefore give different text, and once one window differs the following window boundaries "
-            "move too; a fallback also costs extra decoding time. Differences between `base-int8` and "
-            "`raw-faster-whisper` (WER, wall time) include this noise, not only scribe's own work; a few "
-            "consultations cannot separate the two."
+            "Decoding uses temperature 0 only (scribe's default, `temperature_fallback = false`): with Whisper's "
+            "fallback on, a window whose beam-search output looks wrong is decoded again by *sampling*, which "
+            "CTranslate2 seeds per thread from a random device, so two runs of the same model on the same audio "
+            "could differ. Without it scribe and raw faster-whisper should recognise identical text, and the "
+            "overhead is scribe's own work (guards, attribution, records) plus timing noise."
         )
     add("")
     add("## Targets")

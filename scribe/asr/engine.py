@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ctranslate2
 import numpy as np
@@ -26,6 +27,10 @@ from scribe.records import Segment, Word
 log = logging.getLogger(__name__)
 
 
+# Whisper's own schedule: re-decode by sampling at rising temperatures when a window looks bad.
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     """How to decode: the knobs a site or a benchmark turns."""
@@ -38,6 +43,7 @@ class DecodeOptions:
     vad: bool = True
     min_silence_ms: int = 500
     condition_on_previous_text: bool = False  # off: conditioning is the main cause of loops
+    temperature_fallback: bool = False  # off: decoding is deterministic and faster; guards catch loops
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,23 @@ class Decoded:
     language: str
     language_probability: float
     duration: float
+
+
+def faster_whisper_arguments(options: DecodeOptions, *, multilingual: bool = True) -> dict[str, Any]:
+    """The keyword arguments scribe passes to faster-whisper's ``transcribe`` for ``options``.
+
+    Public so a benchmark can run raw faster-whisper with exactly the same decoding.
+    """
+    return {
+        "language": options.language or (None if multilingual else "en"),
+        "beam_size": options.beam_size,
+        "word_timestamps": True,
+        "vad_filter": options.vad,
+        "vad_parameters": {"min_silence_duration_ms": options.min_silence_ms},
+        "condition_on_previous_text": options.condition_on_previous_text,
+        "hotwords": options.hotwords or None,
+        "temperature": list(FALLBACK_TEMPERATURES) if options.temperature_fallback else 0.0,
+    }
 
 
 def cuda_available() -> bool:
@@ -108,15 +131,7 @@ class WhisperEngine:
         language = options.language
         if language and language != "en" and not self.multilingual:
             raise TranscriptionError(f"model {self.name} is English-only; use whisper-base for language {language!r}")
-        kwargs = dict(
-            language=language or (None if self.multilingual else "en"),
-            beam_size=options.beam_size,
-            word_timestamps=True,
-            vad_filter=options.vad,
-            vad_parameters={"min_silence_duration_ms": options.min_silence_ms},
-            condition_on_previous_text=options.condition_on_previous_text,
-            hotwords=options.hotwords or None,
-        )
+        kwargs = faster_whisper_arguments(options, multilingual=self.multilingual)
         try:
             if options.batched:
                 if self._batched is None:
@@ -182,6 +197,7 @@ def decode_options(settings: Settings, **overrides: object) -> DecodeOptions:
         "beam_size": settings.beam_size,
         "batched": settings.batched,
         "batch_size": settings.batch_size,
+        "temperature_fallback": settings.temperature_fallback,
         "hotwords": hotwords(load_terms(settings.vocabulary_file)) if settings.vocabulary else None,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})

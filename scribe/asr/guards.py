@@ -80,7 +80,9 @@ def inspect(
     words = _WORD.findall(text)
 
     if audio is not None:
-        span = audio[int((segment.start - offset) * SAMPLE_RATE) : int((segment.end - offset) * SAMPLE_RATE)]
+        # times are rounded to the millisecond, so a segment may start a hair before the audio does
+        first = max(0, int((segment.start - offset) * SAMPLE_RATE))
+        span = audio[first : max(first, int((segment.end - offset) * SAMPLE_RATE))]
         level = rms_dbfs(span)
         if level < thresholds.silence_dbfs:
             flags.append(SegmentFlag(code=FlagCode.SILENCE, detail=f"audio level {level:.0f} dBFS under the text"))

@@ -13,7 +13,7 @@ from pathlib import Path
 from scribe.errors import ConfigError
 
 PACKAGED = "uk_clinical.txt"
-CHAR_BUDGET = 600  # about 150-200 Whisper tokens, under faster-whisper's hotword cap
+CHAR_BUDGET = 120  # about 35 tokens: longer prompts made WER much worse in the benchmark
 
 
 def read_terms(text: str) -> list[str]:

@@ -85,3 +85,10 @@ def test_offset_audio_is_aligned_with_segment_times() -> None:
     audio = _speech_then_silence()  # starts at 10 s in the consultation
     kept, rejected = apply_guards([_segment("Speech.", 10.0, 12.0), _segment("Ghost.", 12.2, 13.8)], audio, offset=10.0)
     assert [s.text for s in kept] == ["Speech."] and [s.text for s in rejected] == ["Ghost."]
+
+
+def test_segment_starting_a_hair_before_the_audio_is_not_silence() -> None:
+    """Live chunks: a segment rounded to start 1 ms before its chunk must be measured, not read as empty."""
+    audio = _speech_then_silence()  # the chunk starts at 86.31 s
+    kept, rejected = apply_guards([_segment("Real speech.", 86.309, 88.0)], audio, offset=86.31)
+    assert [s.text for s in kept] == ["Real speech."] and not rejected

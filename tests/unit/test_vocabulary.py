@@ -32,6 +32,7 @@ def test_hotwords_fit_the_budget() -> None:
     prompt = hotwords(packaged_terms())
     assert 0 < len(prompt) <= CHAR_BUDGET
     assert prompt.startswith("paracetamol, ibuprofen")
+    assert len(hotwords(packaged_terms(), budget=600)) > len(prompt)
     assert hotwords(["a" * 50, "b"], budget=20) == ""
 
 
