@@ -40,8 +40,15 @@ demo: $(STAMP)
 test: system-deps $(STAMP)
 	$(PY) -m pytest -q
 
+# About 35 minutes on a 2-core machine: two consultations (15 min of synthetic audio), every configuration.
+# Renders the synthetic audio first if .cache/synth lacks it. Writes docs/benchmarks/asr.{json,md}.
+BENCH_IDS ?= day1_consultation01 day2_consultation01
 bench-asr: system-deps $(STAMP)
-	$(PY) scripts/bench_asr.py
+	$(PY) scripts/bench_asr.py --ids $(BENCH_IDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# SYNTHETIC renders of all 25 PriMock57 consultations into .cache/synth (about 25 minutes on 2 cores).
+synth: system-deps $(STAMP)
+	$(PY) scripts/synth_consultation.py --all --noise-snr 10
