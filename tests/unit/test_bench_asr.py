@@ -6,30 +6,17 @@ model on the 45 s synthetic sample, then the JSON and the generated markdown are
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "bench_asr.py"
 DATA = REPO / "tests" / "data"
 
 
-def _load_module():
-    name = "bench_asr"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up here
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bench = _load_module()
+bench = load_script("bench_asr")
 
 
 @pytest.fixture(scope="module")

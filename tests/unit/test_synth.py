@@ -6,33 +6,20 @@ TextGrid pair written to a temporary folder (a whole consultation would be too s
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "synth_consultation.py"
 DATA = REPO / "tests" / "data"
 
 
-def _load_module():
-    name = "synth_consultation"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up here
-    spec.loader.exec_module(mod)
-    return mod
-
-
-synth = _load_module()
+synth = load_script("synth_consultation")
 
 # The full shared PriMock57 set when this checkout sits beside it, else the one consultation
 # committed under tests/data/primock57 (CC BY 4.0), so a clean clone tests the parser too.
