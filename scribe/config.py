@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     batched: bool = Field(default=False, description="Use batched inference for files.")
     language: str | None = Field(default=None, description="Force a language code; None detects it.")
     temperature_fallback: bool = Field(
-        default=False, description="Re-decode doubtful windows by sampling (Whisper's fallback); off is deterministic."
+        default=True, description="Re-decode doubtful windows by sampling (Whisper's fallback); lowers WER."
     )
     vocabulary: bool = Field(default=False, description="Steer recognition with the clinical vocabulary.")
     vocabulary_file: Path | None = Field(default=None, description="A site's extra terms, one per line.")

@@ -751,9 +751,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     add(f"- **Run:** {report['date']}, `{command}`, {report['run_wall_s'] / 60:.1f} min wall.")
     add(
         f"- **Decoding:** language forced to `{report['language']}`, beam 5, word timestamps, Silero VAD "
-        "(min silence 500 ms), no conditioning on previous text, no temperature fallback (greedy beam search "
-        "only, so decoding is deterministic; scribe's default since this benchmark showed the fallback cost "
-        "time without lowering WER); CPU, one thread per core. "
+        "(min silence 500 ms), no conditioning on previous text, Whisper's temperature fallback on (scribe's "
+        "default: an earlier run of this benchmark with it off gave higher WER, e.g. 16.9% against 13.0% on "
+        "day1_consultation01); CPU, one thread per core. "
         "RTF = wall seconds / audio seconds; model load is measured separately and not in the RTF."
     )
     add(
@@ -887,11 +887,13 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
         add("")
         add(
-            "Decoding uses temperature 0 only (scribe's default, `temperature_fallback = false`): with Whisper's "
-            "fallback on, a window whose beam-search output looks wrong is decoded again by *sampling*, which "
-            "CTranslate2 seeds per thread from a random device, so two runs of the same model on the same audio "
-            "could differ. Without it scribe and raw faster-whisper should recognise identical text, and the "
-            "overhead is scribe's own work (guards, attribution, records) plus timing noise."
+            "Run-to-run noise: when a window's beam-search output looks wrong (compression ratio > 2.4 or mean "
+            "log-probability < -1) faster-whisper decodes it again by *sampling* at temperatures 0.2-1.0, and "
+            "CTranslate2 seeds its sampler per thread from a random device. Two runs of the same model on the same "
+            "audio can therefore give different text, and once one window differs the following window boundaries "
+            "move too; a fallback also costs extra decoding time. Differences between `base-int8` and "
+            "`raw-faster-whisper` (WER, wall time) include this noise, not only scribe's own work; a few "
+            "consultations cannot separate the two."
         )
     add("")
     add("## Targets")
