@@ -313,6 +313,15 @@ def load_audio(paths: dict[str, Path], kind: str):
 # ------------------------------------------------------------------------------------------
 
 
+def verdict(target: dict[str, Any], fail: str = "FAIL") -> str:
+    """PASS/FAIL for a target, yes/no for a finding, n/a when it was not measured."""
+    if target["passed"] is None:
+        return "n/a"
+    if target["target"].startswith("clinical vocabulary"):
+        return "yes" if target["passed"] else "no"
+    return "PASS" if target["passed"] else fail
+
+
 def _score(record: dict[str, Any], ref_text: str, hyp_text: str, refsegs, transcript=None) -> None:
     from scribe.evaluate.asr_metrics import attribution, term_recall, word_errors
 
@@ -901,13 +910,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     add("| target | threshold | measured | result |")
     add("|---|---|---|---|")
     for t in report["targets"]:
-        if t["passed"] is None:
-            verdict = "n/a"
-        elif t["target"].startswith("clinical vocabulary"):
-            verdict = "yes" if t["passed"] else "no"
-        else:
-            verdict = "PASS" if t["passed"] else "**FAIL**"
-        add(f"| {t['target']} | {t['threshold']} | {t['shown']} | {verdict} |")
+        add(f"| {t['target']} | {t['threshold']} | {t['shown']} | {verdict(t, fail='**FAIL**')} |")
     add("")
     add("## Per consultation")
     add("")
@@ -1116,13 +1119,7 @@ def print_table(report: dict[str, Any]) -> None:
     for col in ("target", "threshold", "measured", "result"):
         targets.add_column(col)
     for t in report["targets"]:
-        if t["passed"] is None:
-            verdict = "n/a"
-        elif t["target"].startswith("clinical vocabulary"):
-            verdict = "yes" if t["passed"] else "no"
-        else:
-            verdict = "PASS" if t["passed"] else "FAIL"
-        targets.add_row(t["target"], t["threshold"], t["shown"], verdict)
+        targets.add_row(t["target"], t["threshold"], t["shown"], verdict(t))
     console.print(targets)
 
 
