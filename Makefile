@@ -38,6 +38,8 @@ demo: $(STAMP)
 	$(VENV)/bin/scribe transcribe tests/data/sample_mono.flac --model whisper-base
 
 test: system-deps $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
 # About 35 minutes on a 2-core machine: two consultations (15 min of synthetic audio), every configuration.
