@@ -80,8 +80,8 @@ def _piece(segment: Segment, words: list[Word]) -> Segment:
     )
 
 
-def _span(audio: np.ndarray, start: float, end: float, pad: float = 0.0) -> np.ndarray:
-    return audio[..., max(0, int((start - pad) * SAMPLE_RATE)) : int((end + pad) * SAMPLE_RATE)]
+def _span(audio: np.ndarray, start: float, end: float) -> np.ndarray:
+    return audio[..., max(0, int(start * SAMPLE_RATE)) : int(end * SAMPLE_RATE)]
 
 
 def _fill_undecided(roles: list[SpeakerRole | None], default: SpeakerRole) -> list[SpeakerRole]:
