@@ -9,7 +9,7 @@ EXTRAS ?= test,speakers,synth
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := espeak-ng sox libportaudio2
+APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core
 
 .PHONY: demo test system-deps venv bench-asr synth clean
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
-# Debian packages the tests need: espeak-ng (a test voice), sox, PortAudio for sounddevice.
+# Debian packages: espeak-ng (a test voice), sox, PortAudio for sounddevice, DejaVu fonts for Unicode PDFs.
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

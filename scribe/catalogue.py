@@ -438,6 +438,55 @@ def resolve(name_or_path: str | Path, settings: Settings) -> Path:
     return _use_in_place(entry, settings) if entry.in_place else _assemble(entry, settings)
 
 
+def resolve_gguf(name_or_path: str | Path, settings: Settings) -> Path:
+    """The GGUF file of a catalogue language model, or a local GGUF file, header-checked.
+
+    Catalogue models are joined and hashed as :func:`resolve` does; a local file is used
+    unhashed but must still carry a GGUF header. Raises ModelError with what to do.
+    """
+    catalogue = load_catalogue(catalogue_path(settings))
+    entry = catalogue.get(str(name_or_path))
+    if entry is None:
+        path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            gguf = ", ".join(e.name for e in catalogue.models if e.kind == "gguf")
+            raise ModelError(
+                f"unknown language model {str(name_or_path)!r}: not in the catalogue ({gguf}) and not a file; "
+                "use one of those names or the path of a GGUF file"
+            )
+        check_gguf_header(path)
+        return path.resolve()
+    if entry.kind != "gguf":
+        raise ModelError(f"model {entry.name!r} is a {entry.kind} model, not a GGUF language model")
+    folder = _use_in_place(entry, settings) if entry.in_place else _assemble(entry, settings)
+    file = entry.files[0]
+    path = folder / (PurePosixPath(file.source.path).name if entry.in_place and file.source else file.name)
+    check_gguf_header(path)
+    return path
+
+
+_GGUF_MAGIC = b"GGUF"
+_GGUF_VERSIONS = (2, 3)
+
+
+def check_gguf_header(path: Path) -> None:
+    """Refuse a file that is not a GGUF model: magic, a known version, tensors and metadata present."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(24)
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if len(header) < 24 or header[:4] != _GGUF_MAGIC:
+        raise ModelError(f"{path} is not a GGUF model file (bad header); give a .gguf file or a catalogue name")
+    version = int.from_bytes(header[4:8], "little")
+    tensors = int.from_bytes(header[8:16], "little")
+    metadata = int.from_bytes(header[16:24], "little")
+    if version not in _GGUF_VERSIONS:
+        raise ModelError(f"{path}: GGUF version {version} is not supported (expected {_GGUF_VERSIONS})")
+    if tensors == 0 or metadata == 0:
+        raise ModelError(f"{path}: GGUF header lists {tensors} tensors and {metadata} metadata keys; file is damaged")
+
+
 def _local_folder(folder: Path, catalogue: Catalogue) -> Path:
     known = ", ".join(catalogue.names)
     if not folder.is_dir():

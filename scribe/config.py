@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 from scribe.errors import ConfigError
 
 Device = Literal["auto", "cpu", "cuda"]
+Backend = Literal["llamacpp", "openai", "transformers"]
 
 
 def _default_data_dir() -> Path:
@@ -57,6 +58,28 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(default=4 * 3600, gt=0, description="Refuse longer audio.")
     clinician_channel: int = Field(default=0, ge=0, description="Stereo channel carrying the clinician.")
     enrolment: Path | None = Field(default=None, description="Clinician voice embedding from `scribe enrol`.")
+
+    # Notes and letters (scribe.notes)
+    llm_backend: Backend = Field(default="llamacpp", description="Which LLM backend drafts notes and letters.")
+    llm_model: str = Field(
+        default="qwen2.5-coder-1.5b-instruct",
+        description="Catalogue name or a GGUF file (llamacpp); a model folder or GGUF file (transformers).",
+    )
+    llm_context: int = Field(default=8192, ge=1024, description="Context window in tokens for local backends.")
+    llm_threads: int = Field(default=0, ge=0, description="CPU threads for llama.cpp; 0 means one per core.")
+    llm_gpu_layers: int = Field(
+        default=-1, ge=-1, description="Layers offloaded to CUDA; -1 means all when a GPU is present, else none."
+    )
+    llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens generated for one section.")
+    llm_attempts: int = Field(default=3, ge=1, le=10, description="Tries per section before it is marked incomplete.")
+    llm_seed: int = Field(default=0, description="Sampling seed, for reproducible drafts.")
+    note_template: str = Field(default="gp", description="Note template: gp, soap, clinic or a site's own.")
+    templates_dir: Path | None = Field(default=None, description="A site's own note templates (TOML), added or overriding.")
+    openai_base_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible server.")
+    openai_model: str = Field(default="", description="Model name the server knows; empty asks the server.")
+    openai_api_key: SecretStr | None = Field(default=None, description="Bearer key for the server, if it needs one.")
+    openai_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for one response.")
+    openai_retries: int = Field(default=3, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
 
     @classmethod
     def settings_customise_sources(

@@ -57,3 +57,19 @@ class TranscriptionError(ScribeError):
     """Recognition failed on audio that decoded correctly."""
 
     exit_code = 6
+
+
+class BackendError(ScribeError):
+    """The language model backend failed: not loaded, unreachable, or answered with an error."""
+
+    exit_code = 7
+
+
+class BackendTimeoutError(BackendError):
+    """The backend did not answer within the configured time."""
+
+
+class DraftError(ScribeError):
+    """A note or letter cannot be drafted from this input (empty, one speaker, not English, malformed)."""
+
+    exit_code = 8

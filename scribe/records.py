@@ -100,6 +100,9 @@ class StageTiming(Record):
     model: str | None = None
     device: str | None = None
     compute_type: str | None = None
+    prompt_tokens: int | None = Field(default=None, ge=0, description="LLM stages: tokens in the prompt.")
+    cached_tokens: int | None = Field(default=None, ge=0, description="LLM stages: prompt tokens found in the cache.")
+    completion_tokens: int | None = Field(default=None, ge=0, description="LLM stages: tokens generated.")
 
     @property
     def real_time_factor(self) -> float | None:
@@ -167,3 +170,167 @@ class Consultation(Record):
     audio: AudioInfo | None = None
     transcript: Transcript | None = None
     timings: list[StageTiming] = Field(default_factory=list)
+
+
+# --- Notes and letters -------------------------------------------------------------------------
+
+
+class Grounded(Record):
+    """Something a draft asserts, the transcript segments behind it, and the grounding verdict.
+
+    ``supported`` is None until the grounding check has run; afterwards True or False with the
+    reason. Unsupported items stay in the draft, flagged, so the clinician sees them.
+    """
+
+    evidence: list[int] = Field(default_factory=list, description="Ids of the transcript segments that support it.")
+    supported: bool | None = None
+    reason: str = Field(default="", description="Why the grounding check decided as it did.")
+
+    def claim(self) -> str:
+        """The text this item asserts, as the grounding check and renderers read it."""
+        return str(self.text)  # type: ignore[attr-defined]  # a field or property of every subclass
+
+
+class Statement(Grounded):
+    """One sentence of a note or letter."""
+
+    text: str
+
+
+class MedicationChange(StrEnum):
+    """What the consultation did to a medicine."""
+
+    STARTED = "started"
+    STOPPED = "stopped"
+    CHANGED = "changed"
+    CONTINUED = "continued"
+    UNKNOWN = "unknown"
+
+
+class Medication(Grounded):
+    """A medicine the patient takes or was given, as said in the consultation."""
+
+    name: str
+    dose: str = ""
+    route: str = ""
+    frequency: str = ""
+    change: MedicationChange = MedicationChange.UNKNOWN
+
+    @property
+    def text(self) -> str:
+        details = ", ".join(p for p in (self.dose, self.route, self.frequency) if p)
+        change = "" if self.change in (MedicationChange.UNKNOWN, MedicationChange.CONTINUED) else f" ({self.change})"
+        return f"{self.name}{f' {details}' if details else ''}{change}"
+
+
+class Allergy(Grounded):
+    """A substance the patient reacts to, and how."""
+
+    substance: str
+    reaction: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.substance}{f': {self.reaction}' if self.reaction else ''}"
+
+
+class Problem(Grounded):
+    """A problem, diagnosis or working impression named in the consultation."""
+
+    name: str
+    status: str = Field(default="", description="e.g. new, ongoing, resolved, suspected.")
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}{f' ({self.status})' if self.status else ''}"
+
+
+class Finding(Grounded):
+    """An examination finding or measurement, with its value where one was given."""
+
+    name: str
+    value: str = ""
+    unit: str = ""
+
+    @property
+    def text(self) -> str:
+        value = " ".join(p for p in (self.value, self.unit) if p)
+        return f"{self.name}{f': {value}' if value else ''}"
+
+
+class NoteSection(Record):
+    """One section of a note, as the template defines it."""
+
+    key: str = Field(description="The template's key for the section, e.g. 'plan'.")
+    title: str
+    statements: list[Statement] = Field(default_factory=list)
+    complete: bool = Field(default=True, description="False when drafting this section failed.")
+    error: str = Field(default="", description="Why the section is incomplete.")
+
+
+class Omission(Record):
+    """A salient fact in the transcript that the draft does not mention."""
+
+    kind: str = Field(description="medication, allergy, red_flag or safety_netting.")
+    text: str = Field(description="The fact as said, e.g. 'no chest pain'.")
+    evidence: list[int] = Field(default_factory=list)
+
+
+class NoteDraft(Record):
+    """A note drafted from a transcript, before or after clinician review."""
+
+    template: str
+    title: str = ""
+    sections: list[NoteSection] = Field(default_factory=list)
+    medications: list[Medication] = Field(default_factory=list)
+    allergies: list[Allergy] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    omissions: list[Omission] = Field(default_factory=list)
+    model: str = ""
+    backend: str = ""
+    complete: bool = Field(default=True, description="False when any part failed; `incomplete_reason` says why.")
+    incomplete_reason: str = ""
+    condensed: bool = Field(default=False, description="True when the transcript was condensed to fit the context.")
+    created_at: datetime = Field(default_factory=_now)
+    timings: dict[str, StageTiming] = Field(default_factory=dict, description="By stage, e.g. 'draft:plan'.")
+
+    def grounded_items(self) -> list[Grounded]:
+        """Every statement and structured item, in note order."""
+        items: list[Grounded] = [s for section in self.sections for s in section.statements]
+        return items + [*self.medications, *self.allergies, *self.problems, *self.findings]
+
+
+class LetterKind(StrEnum):
+    """Which letter: to the GP or referral recipient, or to the patient in plain language."""
+
+    GP = "gp"
+    PATIENT = "patient"
+
+
+class Readability(Record):
+    """Reading level of a text (textstat)."""
+
+    flesch_reading_ease: float
+    flesch_kincaid_grade: float
+    words: int
+    sentences: int
+
+
+class Letter(Record):
+    """A letter drafted from a note, sentence by sentence with evidence."""
+
+    kind: LetterKind
+    salutation: str = ""
+    paragraphs: list[list[Statement]] = Field(default_factory=list)
+    closing: str = ""
+    readability: Readability | None = None
+    model: str = ""
+    backend: str = ""
+    complete: bool = True
+    incomplete_reason: str = ""
+    created_at: datetime = Field(default_factory=_now)
+    timings: dict[str, StageTiming] = Field(default_factory=dict, description="By stage.")
+
+    def statements(self) -> list[Statement]:
+        return [s for p in self.paragraphs for s in p]

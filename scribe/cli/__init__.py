@@ -31,9 +31,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def _register() -> None:
-    from scribe.cli import models, record, transcribe
+    from scribe.cli import models, note, record, transcribe
 
-    for module in (transcribe, record, models):
+    for module in (transcribe, record, note, models):
         module.register(app)
 
 

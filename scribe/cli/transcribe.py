@@ -15,6 +15,7 @@ from scribe.asr.transcribe import SpeakerOptions, transcribe
 from scribe.audio.decode import decode_file
 from scribe.config import Settings, load_settings
 from scribe.fileio import write_text_atomic
+from scribe.records import Transcript
 
 ENROLMENT_FILE = "enrolment/clinician.npy"
 
@@ -51,6 +52,36 @@ def transcribe_command(
     if speakers not in ("auto", "channel", "embedding", "text", "none"):
         raise typer.BadParameter("choose auto, channel, embedding, text or none", param_hint="--speakers")
     settings = load_settings(clinician_channel=clinician_channel, vocabulary=vocabulary)
+    result = transcribe_file(
+        audio,
+        settings,
+        model=model,
+        device=device,
+        language=language,
+        speakers=speakers,
+        beam_size=beam_size,
+        batched=batched,
+    )
+    text = render(result, output_format)  # type: ignore[arg-type]
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text_atomic(output, text)
+        Console(stderr=True).print(f"wrote {output} ({len(result.segments)} segments)", highlight=False)
+
+
+def transcribe_file(
+    audio: Path,
+    settings: Settings,
+    *,
+    model: str | None = None,
+    device: str | None = None,
+    language: str | None = None,
+    speakers: str = "auto",
+    beam_size: int | None = None,
+    batched: bool | None = None,
+) -> Transcript:
+    """Decode and transcribe one file with a progress bar on stderr (shared by `transcribe` and `note`)."""
     decoded = decode_file(audio, max_seconds=settings.max_audio_seconds)
     engine = load_engine(settings, model=model, device=device)
     options = decode_options(settings, language=language, beam_size=beam_size, batched=batched)
@@ -69,15 +100,9 @@ def transcribe_command(
     )
     with progress:
         task = progress.add_task("asr", total=decoded.duration, name=audio.name)
-        result = transcribe(
+        return transcribe(
             decoded, engine, options, speaker_options, on_progress=lambda s: progress.update(task, completed=s)
         )
-    text = render(result, output_format)  # type: ignore[arg-type]
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        write_text_atomic(output, text)
-        Console(stderr=True).print(f"wrote {output} ({len(result.segments)} segments)", highlight=False)
 
 
 def enrol_command(

@@ -13,9 +13,7 @@ writers lay the same blocks out, so the formats cannot disagree about what a cli
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from scribe.errors import ConfigError
+from scribe.fileio import write_bytes_atomic
 from scribe.notes.readability import PLAIN_LANGUAGE_GRADE, as_sentence, is_plain, reading_age
 from scribe.records import Grounded, Letter, LetterKind, NoteDraft, Readability
 
@@ -619,28 +618,13 @@ def pdf_bytes(blocks: Sequence[Block], *, footer: str, fonts: PdfFonts | None = 
     return bytes(pdf.output())
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def note_pdf(draft: NoteDraft, path: Path, *, evidence: bool = True, fonts: PdfFonts | None = DEJAVU) -> None:
     """Write the note as a PDF at ``path``, whole or not at all."""
     footer = "AI-drafted note awaiting clinician review"
-    _write_bytes_atomic(path, pdf_bytes(note_blocks(draft, evidence=evidence), footer=footer, fonts=fonts))
+    write_bytes_atomic(path, pdf_bytes(note_blocks(draft, evidence=evidence), footer=footer, fonts=fonts))
 
 
 def letter_pdf(letter: Letter, path: Path, *, evidence: bool = False, fonts: PdfFonts | None = DEJAVU) -> None:
     """Write the letter as a PDF at ``path``, whole or not at all."""
     footer = "AI-drafted letter awaiting clinician review"
-    _write_bytes_atomic(path, pdf_bytes(letter_blocks(letter, evidence=evidence), footer=footer, fonts=fonts))
+    write_bytes_atomic(path, pdf_bytes(letter_blocks(letter, evidence=evidence), footer=footer, fonts=fonts))

@@ -1,0 +1,81 @@
+"""The one interface every LLM backend implements, and the records it speaks in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant"]
+OnText = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message."""
+
+    role: Role
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass
+class Completion:
+    """What one generation produced, and what it cost."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    seconds: float = 0.0
+    finish_reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return self.completion_tokens / self.seconds if self.seconds > 0 and self.completion_tokens else None
+
+
+class Backend(Protocol):
+    """A chat model that can be held to a JSON schema.
+
+    ``complete`` returns text that matches ``schema`` when one is given: backends that can
+    constrain decoding (llama.cpp grammars, servers' ``response_format``) do so; the drafting
+    code validates every answer with pydantic whatever the backend, and retries.
+    """
+
+    name: str
+    model: str
+    context_tokens: int
+    device: str
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        on_text: OnText | None = None,
+    ) -> Completion:
+        """Generate one answer; ``on_text`` receives text pieces as they stream."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this model (an estimate where the backend cannot say)."""
+        ...
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Process a prompt prefix ahead of time so a later ``complete`` on it starts sooner."""
+        ...
+
+    def close(self) -> None:
+        """Release the model or connection."""
+        ...
+
+
+def schema_text(schema: dict[str, Any]) -> str:
+    """A compact JSON rendering of a schema for prompts of backends that cannot enforce it."""
+    return json.dumps(schema, separators=(",", ":"))
