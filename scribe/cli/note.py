@@ -12,7 +12,7 @@ from scribe.errors import DraftError
 from scribe.fileio import write_text_atomic
 from scribe.notes.backends import BACKENDS, Backend, load_backend
 from scribe.notes.draft import DraftOptions, draft_note
-from scribe.notes.inputs import load_note, load_transcript
+from scribe.notes.inputs import load_document, load_note, load_transcript
 from scribe.notes.templates import load_template
 from scribe.records import Letter, LetterKind, NoteDraft, NoteSection, Transcript
 
@@ -25,6 +25,7 @@ AUDIO_HINT = (
 def register(app: typer.Typer) -> None:
     app.command("note")(note_command)
     app.command("letter")(letter_command)
+    app.command("render")(render_command)
 
 
 def _transcript(source: Path, settings: Settings, console: Console) -> Transcript:
@@ -147,3 +148,13 @@ def letter_command(
             highlight=False,
         )
     _emit(letter, output_format, output, console)
+
+
+def render_command(
+    source: Path = typer.Argument(..., metavar="FILE", help="A note or letter JSON written by `scribe note`/`letter`."),
+    output_format: str = typer.Option("markdown", "--format", "-f", help="json, markdown, text or pdf."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),  # noqa: UP007
+) -> None:
+    """Render a saved note or letter as Markdown, plain text or PDF, flags and evidence included."""
+    _check_format(output_format, output)
+    _emit(load_document(source), output_format, output, Console(stderr=True))

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scribe.errors import DraftError
-from scribe.records import NoteDraft, Segment, SpeakerRole, Transcript
+from scribe.records import Letter, NoteDraft, Segment, SpeakerRole, Transcript
 
 _CLINICIAN = {"clinician", "doctor", "dr", "gp", "nurse", "physician", "consultant", "provider", "practitioner"}
 _PATIENT = {"patient", "carer", "parent", "pt"}
@@ -98,3 +98,13 @@ def load_note(path: Path) -> NoteDraft | None:
         return NoteDraft.model_validate(data)
     except ValidationError as exc:
         raise DraftError(f"{path} is not a valid note draft: {_problems(exc)}") from None
+
+
+def load_document(path: Path) -> NoteDraft | Letter:
+    """A saved note draft or letter (JSON), whichever the file holds."""
+    data = _read_json(path)
+    model: type[NoteDraft] | type[Letter] = Letter if isinstance(data, dict) and "paragraphs" in data else NoteDraft
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise DraftError(f"{path} is not a valid note or letter: {_problems(exc)}") from None
