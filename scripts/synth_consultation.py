@@ -67,6 +67,18 @@ from typing import Protocol
 
 import numpy as np
 
+# The TextGrid reader and utterance loader moved to scribe.evaluate.datasets (the note benchmark
+# reads PriMock57 too); they stay part of this script's API.
+from scribe.evaluate.datasets import (  # noqa: F401
+    Interval,
+    TextGrid,
+    Tier,
+    Utterance,
+    clean_text,
+    load_utterances,
+    parse_textgrid,
+)
+
 LOGGER = logging.getLogger("synth_consultation")
 
 SAMPLE_RATE = 16_000
@@ -114,146 +126,8 @@ def default_transcripts_dir() -> Path:
 
 
 # --------------------------------------------------------------------------------------
-# TextGrid parsing
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Interval:
-    start: float
-    end: float
-    text: str  # raw label, tags included
-
-
-@dataclass(frozen=True)
-class Tier:
-    name: str
-    kind: str  # "IntervalTier" or "TextTier"
-    xmin: float
-    xmax: float
-    intervals: tuple[Interval, ...]  # for a TextTier: points as zero-length intervals
-
-    def nonempty(self) -> list[Interval]:
-        return [iv for iv in self.intervals if iv.text.strip()]
-
-
-@dataclass(frozen=True)
-class TextGrid:
-    xmin: float
-    xmax: float
-    tiers: tuple[Tier, ...]
-
-
-# A Praat text file is a stream of strings ("" escapes a quote), numbers and <flags>;
-# everything else (``xmin =``, ``item [1]:``, ``intervals: size =``) is commentary. Index
-# brackets are matched (and ignored) so their digits are not read as numbers. This reads
-# both the long and the short ("chronological") text formats.
-_TOKEN_RE = re.compile(
-    r'"(?P<str>(?:[^"]|"")*)"'
-    r"|\[[^\]\"\n]*\]"
-    r"|<(?P<flag>[A-Za-z]+)>"
-    r"|(?<![\w.])(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])"
-)
-
-
-def _tokens(text: str) -> list[object]:
-    out: list[object] = []
-    for m in _TOKEN_RE.finditer(text):
-        if m.group("str") is not None:
-            out.append(m.group("str").replace('""', '"'))
-        elif m.group("flag") is not None:
-            out.append(("flag", m.group("flag")))
-        elif m.group("num") is not None:
-            out.append(float(m.group("num")))
-    return out
-
-
-def parse_textgrid(path: str | os.PathLike[str]) -> TextGrid:
-    """Parse a Praat TextGrid (long or short text format, UTF-8/UTF-16/ASCII).
-
-    Returns every tier with its intervals (raw labels, empty labels kept). Raises
-    ``ValueError`` on a file that is not a TextGrid.
-    """
-    raw = Path(path).read_bytes()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16")
-    else:
-        text = raw.decode("utf-8-sig", errors="replace")
-    toks = _tokens(text)
-    pos = 0
-
-    def take(kind: type) -> object:
-        nonlocal pos
-        if pos >= len(toks):
-            raise ValueError(f"{path}: unexpected end of TextGrid")
-        tok = toks[pos]
-        pos += 1
-        if kind is float and not isinstance(tok, float):
-            raise ValueError(f"{path}: expected a number, got {tok!r}")
-        if kind is str and not isinstance(tok, str):
-            raise ValueError(f"{path}: expected a string, got {tok!r}")
-        return tok
-
-    if take(str) != "ooTextFile" or take(str) != "TextGrid":
-        raise ValueError(f"{path}: not a Praat TextGrid text file")
-    xmin, xmax = float(take(float)), float(take(float))  # type: ignore[arg-type]
-    flag = toks[pos] if pos < len(toks) else None
-    if flag == ("flag", "absent"):
-        return TextGrid(xmin, xmax, ())
-    if flag == ("flag", "exists"):
-        pos += 1
-    n_tiers = int(take(float))  # type: ignore[arg-type]
-    tiers = []
-    for _ in range(n_tiers):
-        kind = str(take(str))
-        name = str(take(str))
-        txmin, txmax = float(take(float)), float(take(float))  # type: ignore[arg-type]
-        n = int(take(float))  # type: ignore[arg-type]
-        items = []
-        for _ in range(n):
-            if kind == "IntervalTier":
-                a, b = float(take(float)), float(take(float))  # type: ignore[arg-type]
-                items.append(Interval(a, b, str(take(str))))
-            elif kind == "TextTier":
-                t = float(take(float))  # type: ignore[arg-type]
-                items.append(Interval(t, t, str(take(str))))
-            else:
-                raise ValueError(f"{path}: unknown tier class {kind!r}")
-        tiers.append(Tier(name, kind, txmin, txmax, tuple(items)))
-    return TextGrid(xmin, xmax, tuple(tiers))
-
-
-_KEEP_CONTENT_TAG_RE = re.compile(r"</?\s*UNSURE\s*>", re.IGNORECASE)
-_DROP_TAG_RE = re.compile(r"<[^<>]*?/\s*>")  # <UNIN/>, <INAUDIBLE_SPEECH/>, other empty tags
-_ANY_TAG_RE = re.compile(r"</?[A-Za-z_][^<>]*>")
-
-
-def clean_text(text: str) -> str:
-    """Transcript label → speakable text.
-
-    ``<UNSURE>x</UNSURE>`` keeps ``x``; empty tags (``<UNIN/>``, ``<INAUDIBLE_SPEECH/>``)
-    are dropped; any other tag is removed; whitespace is collapsed.
-    """
-    text = _KEEP_CONTENT_TAG_RE.sub(" ", text)
-    text = _DROP_TAG_RE.sub(" ", text)
-    text = _ANY_TAG_RE.sub(" ", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    # Tidy spaces left before punctuation by a removed tag ("so <UNIN/>, and" → "so, and").
-    text = re.sub(r"\s+([,.;:?!])", r"\1", text)
-    return text
-
-
-# --------------------------------------------------------------------------------------
 # Utterances and placement
 # --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Utterance:
-    speaker: str  # "clinician" | "patient"
-    start: float  # source (TextGrid) times
-    end: float
-    text: str  # cleaned text
 
 
 def consultation_paths(consultation_id: str, transcripts_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
@@ -271,30 +145,6 @@ def list_consultations(transcripts_dir: str | os.PathLike[str] | None = None) ->
         if (base / f"{cid}_patient.TextGrid").is_file():
             ids.append(cid)
     return ids
-
-
-def load_utterances(
-    textgrids: Mapping[str, str | os.PathLike[str]],
-) -> list[Utterance]:
-    """Speakable utterances of all speakers, sorted by source start (clinician first on ties).
-
-    ``textgrids`` maps speaker ("clinician"/"patient") to a TextGrid path; every interval of
-    every IntervalTier is used. Intervals whose cleaned text is empty are skipped.
-    """
-    utts = []
-    for speaker, path in textgrids.items():
-        if speaker not in SPEAKERS:
-            raise ValueError(f"unknown speaker {speaker!r}; expected one of {SPEAKERS}")
-        tg = parse_textgrid(path)
-        for tier in tg.tiers:
-            if tier.kind != "IntervalTier":
-                continue
-            for iv in tier.intervals:
-                txt = clean_text(iv.text)
-                if txt:
-                    utts.append(Utterance(speaker, iv.start, iv.end, txt))
-    utts.sort(key=lambda u: (u.start, SPEAKERS.index(u.speaker), u.end))
-    return utts
 
 
 class Placer:
