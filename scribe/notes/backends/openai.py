@@ -158,9 +158,8 @@ class OpenAIBackend:
                 log.warning("%s: try %d of %d failed (%s); retrying in %.1f s", what, attempt, tries, exc, pause)
                 time.sleep(pause)
             except _Refused as exc:
-                raise BackendError(
-                    f"{what}: the server at {self.base_url} refused ({exc.status}): {exc.message}"
-                ) from None
+                how = f"refused ({exc.status})" if exc.status >= 400 else "failed"
+                raise BackendError(f"{what}: the server at {self.base_url} {how}: {exc.message}") from None
         raise AssertionError("unreachable")
 
     def _pause(self, attempt: int, asked: float | None) -> float:
@@ -279,9 +278,10 @@ class OpenAIBackend:
         chunks = events = 0
         first: float | None = None
         started = time.perf_counter()
-        done = False
+        done = connected = False
         try:
             with self._client.stream("POST", url, json=body, headers=self._headers) as response:
+                connected = True
                 if response.status_code != 200:
                     response.read()
                     _raise_for_status(response, schema_form=form)
@@ -306,7 +306,7 @@ class OpenAIBackend:
         except httpx.TimeoutException as exc:
             raise _Retry(f"timed out waiting for the stream: {type(exc).__name__}", timeout=True) from None
         except httpx.TransportError as exc:
-            broken = "the stream broke" if pieces else "cannot reach the server"
+            broken = "the stream broke" if connected else "cannot reach the server"
             raise _Retry(f"{broken}: {type(exc).__name__}: {exc}") from None
         if not events:  # a clean end with nothing in it: the server swallowed an error, a retry gets the same
             raise _Refused(
