@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,20 @@ def tiny_engine(settings: Settings):
     from scribe.asr.engine import load_engine
 
     return load_engine(settings, model="whisper-tiny.en", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf(settings: Settings) -> Path:
+    """The packaged SmolLM2-135M-Instruct GGUF (tiny and weak: for fast tests of the LLM machinery)."""
+    from scribe.catalogue import resolve_gguf
+
+    return resolve_gguf("smollm2-135m-instruct", settings)
+
+
+@pytest.fixture(scope="module")
+def llm_server_url(smollm2_gguf: Path) -> Iterator[str]:
+    """A real llama-cpp-python OpenAI-compatible server on 127.0.0.1 serving SmolLM2, one per test module."""
+    from llm_server import llm_server  # tests/ is on sys.path, as for script_loader
+
+    with llm_server(smollm2_gguf, n_ctx=2048) as url:
+        yield url

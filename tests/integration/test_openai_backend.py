@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from llm_server import free_port, llm_server
+from llm_server import free_port
 from pydantic import BaseModel, SecretStr
 
-from scribe.catalogue import resolve_gguf
 from scribe.config import Settings
 from scribe.errors import BackendError, BackendTimeoutError
 from scribe.notes.backends import load_backend
@@ -36,18 +35,6 @@ class Vitals(BaseModel):
     side: Literal["left", "right"]
 
 
-@pytest.fixture(scope="module")
-def smollm2(settings: Settings) -> Path:
-    return resolve_gguf("smollm2-135m-instruct", settings)
-
-
-@pytest.fixture(scope="module")
-def llm_server_url(smollm2: Path) -> Iterator[str]:
-    """One real llama_cpp.server for this module."""
-    with llm_server(smollm2, n_ctx=2048) as url:
-        yield url
-
-
 @pytest.fixture
 def backend(llm_server_url: str) -> Iterator[OpenAIBackend]:
     client = OpenAIBackend(llm_server_url, timeout=60, retries=1)
@@ -58,10 +45,10 @@ def backend(llm_server_url: str) -> Iterator[OpenAIBackend]:
 # -- the real server --------------------------------------------------------------------------------
 
 
-def test_discovers_the_model_and_streams_pieces(backend: OpenAIBackend, smollm2: Path) -> None:
+def test_discovers_the_model_and_streams_pieces(backend: OpenAIBackend, smollm2_gguf: Path) -> None:
     pieces: list[str] = []
     done = backend.complete(QUESTION, max_tokens=24, on_text=pieces.append)
-    assert backend.model.endswith(smollm2.name)  # llama_cpp.server names its model by the path given
+    assert backend.model.endswith(smollm2_gguf.name)  # llama_cpp.server names its model by the path given
     assert len(pieces) > 3
     assert "".join(pieces) == done.text
     assert done.text.strip()
@@ -83,11 +70,11 @@ def test_schema_answers_validate(backend: OpenAIBackend) -> None:
     assert again.extra["attempts"] == 1
 
 
-def test_count_tokens_uses_the_server_tokenizer(backend: OpenAIBackend, smollm2: Path) -> None:
+def test_count_tokens_uses_the_server_tokenizer(backend: OpenAIBackend, smollm2_gguf: Path) -> None:
     import llama_cpp
 
     text = "Amoxicillin 500 mg three times a day for seven days; review if no better in 48 hours."
-    vocab = llama_cpp.Llama(model_path=str(smollm2), vocab_only=True, verbose=False)
+    vocab = llama_cpp.Llama(model_path=str(smollm2_gguf), vocab_only=True, verbose=False)
     try:
         expected = len(vocab.tokenize(text.encode(), add_bos=True, special=True))
     finally:
@@ -111,10 +98,10 @@ def test_prompt_over_the_context_is_refused_without_retries(llm_server_url: str)
     backend.close()
 
 
-def test_from_settings(settings: Settings, llm_server_url: str, smollm2: Path) -> None:
+def test_from_settings(settings: Settings, llm_server_url: str, smollm2_gguf: Path) -> None:
     configured = settings.model_copy(update={"openai_base_url": llm_server_url, "openai_api_key": SecretStr("s3cr3t")})
     backend = OpenAIBackend.from_settings(configured)
-    assert backend.model.endswith(smollm2.name)
+    assert backend.model.endswith(smollm2_gguf.name)
     assert backend.context_tokens == settings.llm_context
     assert backend.device == "remote"
     assert "s3cr3t" not in repr(backend)

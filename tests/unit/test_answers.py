@@ -64,7 +64,14 @@ def test_lists_answer_becomes_records_without_empty_names() -> None:
     answer = model.model_validate(
         {
             "medications": [
-                {"name": "ramipril", "dose": "5 mg", "route": "", "frequency": "daily", "change": "started", "evidence": [4]},
+                {
+                    "name": "ramipril",
+                    "dose": "5 mg",
+                    "route": "",
+                    "frequency": "daily",
+                    "change": "started",
+                    "evidence": [4],
+                },
                 {"name": "", "dose": "", "route": "", "frequency": "", "change": "unknown", "evidence": []},
             ],
             "findings": [{"name": "blood pressure", "value": "150/90", "unit": "mmHg", "evidence": [7]}],

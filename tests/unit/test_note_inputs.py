@@ -34,7 +34,9 @@ def test_minimal_transcript_from_another_system(tmp_path: Path) -> None:
 
 
 def test_scribe_transcript_round_trips(tmp_path: Path) -> None:
-    original = Transcript(segments=[Segment(id=3, start=1, end=2, speaker=SpeakerRole.PATIENT, text="Hi")], language="en")
+    original = Transcript(
+        segments=[Segment(id=3, start=1, end=2, speaker=SpeakerRole.PATIENT, text="Hi")], language="en"
+    )
     assert load_transcript(_write(tmp_path, original.model_dump(mode="json"))) == original
 
 

@@ -40,7 +40,10 @@ def test_site_folder_adds_a_template_and_overrides_a_packaged_one(tmp_path: Path
     ("body", "expected"),
     [
         ('name = "x"\ntitle = "X"\n', "sections"),
-        ('name = "x"\ntitle = "X"\nlists = ["drugs"]\n[[sections]]\nkey = "a"\ntitle = "A"\ninstruction = "i"\n', "lists"),
+        (
+            'name = "x"\ntitle = "X"\nlists = ["drugs"]\n[[sections]]\nkey = "a"\ntitle = "A"\ninstruction = "i"\n',
+            "lists",
+        ),
         (
             'name = "x"\ntitle = "X"\n[[sections]]\nkey = "a"\ntitle = "A"\ninstruction = "i"\n'
             '[[sections]]\nkey = "a"\ntitle = "B"\ninstruction = "j"\n',
@@ -50,7 +53,9 @@ def test_site_folder_adds_a_template_and_overrides_a_packaged_one(tmp_path: Path
         ("name = = broken", "cannot read"),
     ],
 )
-def test_invalid_site_template_is_refused_with_the_file_and_the_problem(tmp_path: Path, body: str, expected: str) -> None:
+def test_invalid_site_template_is_refused_with_the_file_and_the_problem(
+    tmp_path: Path, body: str, expected: str
+) -> None:
     (tmp_path / "x.toml").write_text(body)
     with pytest.raises(ConfigError, match=expected) as info:
         load_template("x", tmp_path)
@@ -68,6 +73,8 @@ def test_missing_site_folder_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_file_name_and_declared_name_must_agree(tmp_path: Path) -> None:
-    (tmp_path / "a.toml").write_text('name = "b"\ntitle = "B"\n[[sections]]\nkey = "s"\ntitle = "S"\ninstruction = "i"\n')
+    (tmp_path / "a.toml").write_text(
+        'name = "b"\ntitle = "B"\n[[sections]]\nkey = "s"\ntitle = "S"\ninstruction = "i"\n'
+    )
     with pytest.raises(ConfigError, match="declares name 'b'"):
         load_template("a", tmp_path)
