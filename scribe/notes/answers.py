@@ -106,11 +106,26 @@ def _required_all(node: Any) -> Any:
     return node
 
 
+MAX_STATEMENT_CHARS = 240
+MAX_EVIDENCE = 4
+
+
+def _bounded(schema: dict[str, Any]) -> dict[str, Any]:
+    """Cap free text and evidence lists: a small model otherwise pads them, and every token costs time."""
+    for prop in schema.get("properties", {}).values():
+        if prop.get("type") == "string" and "enum" not in prop:
+            prop["maxLength"] = MAX_STATEMENT_CHARS
+        if prop.get("type") == "array" and prop.get("items", {}).get("type") == "integer":
+            prop["maxItems"] = MAX_EVIDENCE
+    return schema
+
+
 def section_schema(max_statements: int) -> dict[str, Any]:
     """JSON schema for one section's statements, at most ``max_statements`` of them."""
     schema = _required_all(_inline(SectionAnswer.model_json_schema()))
-    schema["properties"]["statements"]["maxItems"] = max_statements
-    schema["properties"]["statements"]["minItems"] = 1
+    statements = schema["properties"]["statements"]
+    statements.update(maxItems=max_statements, minItems=1)
+    _bounded(statements["items"])
     return schema
 
 
@@ -118,7 +133,7 @@ def lists_schema(lists: tuple[str, ...], max_items: int = 12) -> dict[str, Any]:
     """JSON schema for the structured lists named (medications, allergies, problems, findings)."""
     properties = {}
     for name in lists:
-        item = _required_all(_inline(LIST_ANSWERS[name].model_json_schema()))
+        item = _bounded(_required_all(_inline(LIST_ANSWERS[name].model_json_schema())))
         properties[name] = {"type": "array", "items": item, "maxItems": max_items}
     return {"type": "object", "properties": properties, "required": list(lists), "additionalProperties": False}
 
