@@ -60,6 +60,7 @@ class LiveTranscriber:
         self._committed = 0  # frames already transcribed
         self._kept: list[Segment] = []
         self._rejected: list[Segment] = []
+        self._emitted = 0  # segments returned so far, for their final ids
         self._runs: list[spk.VoiceRun] = []
         self._language: str | None = options.language
         self._language_probability: float | None = None
@@ -175,8 +176,17 @@ class LiveTranscriber:
         self._asr_seconds += time.perf_counter() - started[0]
         self._asr_cpu += time.process_time() - started[1]
         if self.method == "channel":
-            return attribute(kept, self._audio, "channel", self.speaker_options)[0]
-        return kept
+            split = attribute(kept, self._audio, "channel", self.speaker_options)[0]
+            return self._number(split)
+        return self._number(kept)
+
+    def _number(self, segments: list[Segment]) -> list[Segment]:
+        """Give emitted segments the ids the final transcript will give them (kept, in time order),
+        so consumers such as live drafting see the same lines before and after the stop."""
+        ordered = sorted(segments, key=lambda s: (s.start, s.end))
+        numbered = [s.model_copy(update={"id": self._emitted + i}) for i, s in enumerate(ordered)]
+        self._emitted += len(numbered)
+        return numbered
 
 
 def live_segments(chunks: Iterable[np.ndarray], transcriber: LiveTranscriber) -> Iterator[Segment]:

@@ -106,15 +106,16 @@ def _required_all(node: Any) -> Any:
     return node
 
 
-MAX_STATEMENT_CHARS = 240
 MAX_EVIDENCE = 4
 
 
 def _bounded(schema: dict[str, Any]) -> dict[str, Any]:
-    """Cap free text and evidence lists: a small model otherwise pads them, and every token costs time."""
+    """Cap evidence lists: a small model otherwise lists every line, and every token costs time.
+
+    Strings get no ``maxLength``: llama.cpp expands it into one grammar rule per character,
+    which made sampling many times slower; ``max_tokens`` bounds them instead.
+    """
     for prop in schema.get("properties", {}).values():
-        if prop.get("type") == "string" and "enum" not in prop:
-            prop["maxLength"] = MAX_STATEMENT_CHARS
         if prop.get("type") == "array" and prop.get("items", {}).get("type") == "integer":
             prop["maxItems"] = MAX_EVIDENCE
     return schema

@@ -43,6 +43,7 @@ from scribe.records import Grounded, NoteDraft, NoteSection, SpeakerRole, StageT
 log = logging.getLogger(__name__)
 
 OnSection = Callable[[NoteSection], None]
+CONDENSE_FACTS = 15  # facts asked of one chunk of a long transcript
 
 _ENGLISH = frozenset(
     [
@@ -272,9 +273,9 @@ def _condense(
             backend,
             local,
             prompts.condense_task(),
-            section_schema(40),
+            section_schema(CONDENSE_FACTS),
             SectionAnswer,
-            options.max_tokens * 2,
+            options.lists_max_tokens,
             options.attempts,
             f"condense:{stage}.{n}",
         )
@@ -422,10 +423,12 @@ class LiveDrafter:
         self.template = template
         self.options = options or DraftOptions()
         self._latest: Transcript | None = None
+        self._busy = False
         self._done_count = 0
         self._wake = threading.Condition()
         self._stop = False
         self.prefills = 0
+        self._budget = _budget(backend, self.options)
         self._worker = threading.Thread(target=self._run, name="live-drafter", daemon=True)
         self._worker.start()
 
@@ -433,10 +436,9 @@ class LiveDrafter:
         """Offer the transcript so far; only the newest offer is prefilled."""
         with self._wake:
             self._latest = transcript
-            self._wake.notify()
+            self._wake.notify_all()
 
     def _run(self) -> None:
-        budget: int | None = None
         while True:
             with self._wake:
                 while not self._stop and self._latest is None:
@@ -444,24 +446,37 @@ class LiveDrafter:
                 if self._stop:
                     return
                 transcript, self._latest = self._latest, None
-            segments = [s for s in transcript.segments if s.text.strip()]
-            if len(segments) <= self._done_count:
-                continue
-            lines = prompts.transcript_lines(segments, _quoted(transcript))
-            budget = budget if budget is not None else _budget(self.backend, self.options)
-            if self.backend.count_tokens(lines) > budget:
-                continue  # it will be condensed after the stop; nothing to prefill
+                self._busy = True
             try:
-                self.backend.prefill(prompts.prefix(lines))
-                self.prefills += 1
-                self._done_count = len(segments)
-            except BackendError as exc:  # prefill is an optimisation: drafting will redo the work
-                log.warning("live prefill failed: %s", exc)
+                self._prefill(transcript)
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def _prefill(self, transcript: Transcript) -> None:
+        segments = [s for s in transcript.segments if s.text.strip()]
+        if len(segments) <= self._done_count:
+            return
+        lines = prompts.transcript_lines(segments, _quoted(transcript))
+        if self.backend.count_tokens(lines) > self._budget:
+            return  # it will be condensed after the stop; nothing to prefill
+        try:
+            self.backend.prefill(prompts.prefix(lines))
+            self.prefills += 1
+            self._done_count = len(segments)
+        except BackendError as exc:  # prefill is an optimisation: drafting will redo the work
+            log.warning("live prefill failed: %s", exc)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the latest offer is prefilled; False if ``timeout`` passed first."""
+        with self._wake:
+            return self._wake.wait_for(lambda: self._latest is None and not self._busy, timeout)
 
     def _join(self) -> None:
         with self._wake:
             self._stop = True
-            self._wake.notify()
+            self._wake.notify_all()
         self._worker.join()
 
     def finish(self, transcript: Transcript, on_section: OnSection | None = None) -> NoteDraft:

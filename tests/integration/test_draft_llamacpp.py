@@ -110,6 +110,7 @@ def test_live_drafter_prefills_while_recording_so_the_final_draft_starts_warm(
     drafter = LiveDrafter(small_llm, load_template("soap"), FAST)
     for n in (5, 10, 15):
         drafter.update(Transcript(segments=knee.segments[:n]))
+        assert drafter.wait_idle(timeout=120)
     sections: list[str] = []
     draft = drafter.finish(knee, on_section=lambda s: sections.append(s.key))
     assert drafter.prefills >= 1
@@ -119,16 +120,16 @@ def test_live_drafter_prefills_while_recording_so_the_final_draft_starts_warm(
 
 
 def test_long_transcript_is_condensed_in_stages_and_says_so(settings: Settings, knee: Transcript) -> None:
-    backend = LlamaCppBackend.from_settings(settings.model_copy(update={"llm_context": 1024}), "smollm2-135m-instruct")
+    backend = LlamaCppBackend.from_settings(settings.model_copy(update={"llm_context": 2048}), "smollm2-135m-instruct")
     try:
         long = Transcript(
             segments=[
                 seg.model_copy(update={"id": i * len(knee.segments) + seg.id})
-                for i in range(4)
+                for i in range(5)
                 for seg in knee.segments
             ]
         )
-        options = DraftOptions(max_tokens=120, lists_max_tokens=160, attempts=1, condense_chunk_tokens=300)
+        options = DraftOptions(max_tokens=120, lists_max_tokens=400, attempts=2, condense_chunk_tokens=500)
         draft = draft_note(long, backend, load_template("soap"), options=options)
     finally:
         backend.close()

@@ -70,6 +70,8 @@ def test_live_transcription_matches_file_transcription(
     assert streamed[0][1] < 30.0  # the first words arrived long before the end of the 45 s recording
     assert all(s.speaker.value in ("clinician", "patient") for s, _ in streamed)
     final = live.transcript()
+    # what was streamed is what the final transcript says, ids included (live drafting relies on it)
+    assert [(s.id, s.speaker, s.text) for s, _ in streamed] == [(s.id, s.speaker, s.text) for s in final.segments]
     assert word_errors(_reference_text(sample_reference), final.text).value < 0.2
     assert attribution(final, sample_reference).value >= 0.95
     assert final.duration == pytest.approx(45.0, abs=0.1)
