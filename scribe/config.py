@@ -66,7 +66,9 @@ class Settings(BaseSettings):
         description="Catalogue name or a GGUF file (llamacpp); a model folder or GGUF file (transformers).",
     )
     llm_context: int = Field(default=8192, ge=1024, description="Context window in tokens for local backends.")
-    llm_threads: int = Field(default=0, ge=0, description="CPU threads for llama.cpp; 0 means one per core.")
+    llm_threads: int = Field(
+        default=0, ge=0, description="CPU threads for the LLM (llama.cpp, transformers); 0 means one per core."
+    )
     llm_gpu_layers: int = Field(
         default=-1, ge=-1, description="Layers offloaded to CUDA; -1 means all when a GPU is present, else none."
     )
@@ -74,7 +76,9 @@ class Settings(BaseSettings):
     llm_attempts: int = Field(default=3, ge=1, le=10, description="Tries per section before it is marked incomplete.")
     llm_seed: int = Field(default=0, description="Sampling seed, for reproducible drafts.")
     note_template: str = Field(default="gp", description="Note template: gp, soap, clinic or a site's own.")
-    templates_dir: Path | None = Field(default=None, description="A site's own note templates (TOML), added or overriding.")
+    templates_dir: Path | None = Field(
+        default=None, description="A site's own note templates (TOML), added or overriding."
+    )
     openai_base_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible server.")
     openai_model: str = Field(default="", description="Model name the server knows; empty asks the server.")
     openai_api_key: SecretStr | None = Field(default=None, description="Bearer key for the server, if it needs one.")

@@ -76,9 +76,9 @@ def _report(draft: NoteDraft | Letter, console: Console) -> None:
     line = f"drafted in {total:.1f} s: {len(items)} statements, {flagged} flagged unsupported"
     if isinstance(draft, NoteDraft):
         line += f", {omissions} possible omissions"
-    console.print(line + "; a clinician must review it before use", highlight=False)
+    console.print(line + "; a clinician must review it before use", highlight=False, soft_wrap=True)
     if not draft.complete:
-        console.print(f"[bold yellow]INCOMPLETE:[/] {draft.incomplete_reason}", highlight=False)
+        console.print(f"[bold yellow]INCOMPLETE:[/] {draft.incomplete_reason}", highlight=False, soft_wrap=True)
 
 
 def note_command(
@@ -98,8 +98,9 @@ def note_command(
     llm = _backend(settings, backend, model, console)
 
     def done(section: NoteSection) -> None:
-        state = f"{len(section.statements)} statements" if section.complete else f"INCOMPLETE ({section.error})"
-        console.print(f"  {section.title}: {state}", highlight=False)
+        count = len(section.statements)
+        state = f"{count} statement{'' if count == 1 else 's'}" if section.complete else f"INCOMPLETE ({section.error})"
+        console.print(f"  {section.title}: {state}", highlight=False, soft_wrap=True)
 
     try:
         draft = draft_note(transcript, llm, chosen, options=DraftOptions.from_settings(settings), on_section=done)

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import scribe  # tests/ is on sys.path
 
 pytestmark = pytest.mark.slow
-
-
-def scribe(*args: str, tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
-        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
-    }
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "scribe", *args], capture_output=True, text=True, env=environment, timeout=600
-    )
 
 
 def _write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
