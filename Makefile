@@ -13,7 +13,7 @@ APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core
 
 DEMO   := .cache/demo
 
-.PHONY: demo test system-deps venv bench-asr synth clean
+.PHONY: demo test system-deps venv bench-asr bench-notes synth clean
 
 venv: $(STAMP)
 
@@ -59,6 +59,15 @@ test: system-deps $(STAMP)
 BENCH_IDS ?= day1_consultation01 day2_consultation01
 bench-asr: system-deps $(STAMP)
 	$(PY) scripts/bench_asr.py --ids $(BENCH_IDS)
+
+# Note drafting: quality on ACI-Bench test 1 and PriMock57, grounding of injected errors, live vs cold
+# speed on a 10-minute synthetic consultation. Resumable; with the default 1.5B model on 2 cores,
+# minutes per consultation. Writes docs/benchmarks/notes.{json,md}. NOTES_LIMIT=N for a subset.
+NOTES_LIMIT ?= 40
+bench-notes: system-deps $(STAMP)
+	$(PY) scripts/bench_notes.py --quality aci --grounding --limit $(NOTES_LIMIT)
+	$(PY) scripts/bench_notes.py --quality primock --limit $(NOTES_LIMIT)
+	$(PY) scripts/bench_notes.py --speed --repeats 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

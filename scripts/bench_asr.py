@@ -19,7 +19,7 @@ One run measures every configuration (see ``CONFIGS``) over the same consultatio
   (``raw-faster-whisper``), measured in the same process on the same audio, interleaved.
 
 Each group of configurations runs in a fresh worker process (this script with ``--worker``) so
-peak RSS (``ru_maxrss``) belongs to that group alone; the engine is loaded once per worker.
+peak RSS (VmHWM) belongs to that group alone; the engine is loaded once per worker.
 Results go to ``docs/benchmarks/asr.json``; ``docs/benchmarks/asr.md`` is generated from it.
 
 Usage::
@@ -186,7 +186,18 @@ def _synth_module():
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
+    """This process's peak resident set size.
+
+    Linux: ``VmHWM`` of /proc/self/status, the peak of this program's own address space.
+    ``ru_maxrss`` is not used there: a child inherits its parent's value across fork and exec, so a
+    worker started by a large process (pytest holding a model) would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
 
@@ -822,7 +833,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         if results.get(n, {}).get("rss_after_load_bytes")
     )
     notes.append(
-        "Peak RSS is each worker process's `ru_maxrss`: Python and imports (torch where voice embeddings are used), "
+        "Peak RSS is each worker's high-water mark (VmHWM): Python, imports (torch where voice embeddings are used), "
         "the model, the decoded recording and faster-whisper's features, which it computes for the whole recording "
         "at once, so peak RSS grows with recording length"
         + (f" (longest recording here: {max(durations.values()) / 60:.1f} min)" if durations else "")

@@ -46,7 +46,6 @@ import logging
 import os
 import random
 import re
-import resource
 import shlex
 import statistics
 import subprocess
@@ -150,10 +149,6 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     low = int(pos)
     high = min(low + 1, len(data) - 1)
     return data[low] + (data[high] - data[low]) * (pos - low)
-
-
-def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class RssSampler:
@@ -752,7 +747,7 @@ def speed_once(
         "incomplete_reason": draft.incomplete_reason,
         "condensed": draft.condensed,
         "peak_rss_bytes": max(rss.peak, 0),
-        "ru_maxrss_bytes": peak_rss_bytes(),
+        "hwm_rss_bytes": _bench_asr().peak_rss_bytes(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -809,7 +804,7 @@ def summarise_speed(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             entry[key] = {"p50": percentile(values, 0.5), "max": max(values) if values else None, "all": values}
         rates = [r["after_stop_usage"]["tokens_per_s"] for r in ok if r["after_stop_usage"].get("tokens_per_s")]
         entry["tokens_per_s_p50"] = percentile(rates, 0.5)
-        entry["peak_rss_bytes"] = max(max(r["peak_rss_bytes"], r["ru_maxrss_bytes"]) for r in ok)
+        entry["peak_rss_bytes"] = max(max(r["peak_rss_bytes"], r["hwm_rss_bytes"]) for r in ok)
         entry["stop_lag_s_max"] = max((r["stop_lag_s"] for r in ok if r.get("stop_lag_s") is not None), default=None)
         entry["first_call_cached_tokens"] = [r.get("first_call_cached_tokens") for r in ok]
         entry["first_call_prompt_tokens"] = [r.get("first_call_prompt_tokens") for r in ok]
@@ -1189,7 +1184,7 @@ def _speed_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -> 
             add("")
         add(
             "Tokens/s: tokens generated after the stop / seconds of those generation calls (prompt processing "
-            "included). Peak RSS: the largest of psutil samples every 50 ms and `ru_maxrss`, the whole process "
+            "included). Peak RSS: the largest of psutil samples every 50 ms and VmHWM, the whole process "
             "(Whisper, the GGUF model mapped in memory, audio, Python)."
         )
         add("")

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console, Group
@@ -29,6 +30,9 @@ from scribe.config import Settings, load_settings
 from scribe.errors import CaptureError, ScribeError
 from scribe.fileio import write_text_atomic
 from scribe.records import Segment, Transcript
+
+if TYPE_CHECKING:
+    from scribe.notes.draft import LiveDrafter
 
 _METER_WIDTH = 30
 _METER_FLOOR_DB = -60.0
@@ -60,6 +64,9 @@ def record(
         None, "--transcript", help="With --live: where to write the transcript JSON (default OUT.transcript.json)."
     ),
     model: str | None = typer.Option(None, "--model", "-m", help="With --live: catalogue name or CTranslate2 folder."),
+    note: Path | None = typer.Option(
+        None, "--note", help="With --live: draft a note (JSON) at stop; the LLM reads the transcript while you record."
+    ),
 ) -> None:
     """Record from the microphone. Enter or p pauses and resumes; Ctrl-C stops and saves.
 
@@ -90,7 +97,10 @@ def record(
     )
     stop = threading.Event()
     meter_console = Console(stderr=True)
-    session = _LiveSession(settings, model, recorder, meter_console) if live else None
+    if note is not None and not live:
+        raise typer.BadParameter("--note needs --live", param_hint="--note")
+    drafter = _live_drafter(settings, meter_console) if note is not None else None
+    session = _LiveSession(settings, model, recorder, meter_console, drafter) if live else None
     with _signals(stop, recorder):
         recorder.start()  # raises CaptureError, leaving no file, when there is no microphone
         try:
@@ -105,6 +115,8 @@ def record(
         result, waited = session.result()
         write_text_atomic(destination, to_json(result))
         _say(console, f"transcript ready {waited:.1f} s after stop: {destination} ({len(result.segments)} segments)")
+        if drafter is not None and note is not None:
+            _finish_note(drafter, result, note, waited, console)
     if info.duration == 0:
         out.unlink(missing_ok=True)
         raise CaptureError("nothing was recorded (no audio arrived, or it stayed paused); no file was kept")
@@ -157,10 +169,45 @@ def _meter(recorder: Recorder) -> Group:
     return Group(line, Text("Enter/p: pause or resume   Ctrl-C: stop and save", style="dim"))
 
 
+def _live_drafter(settings: Settings, console: Console) -> LiveDrafter:
+    """The LLM and template, loaded before recording starts so their errors come first."""
+    from scribe.notes.backends import load_backend
+    from scribe.notes.draft import DraftOptions, LiveDrafter
+    from scribe.notes.templates import load_template
+
+    template = load_template(settings.note_template, settings.templates_dir)
+    with console.status("loading the language model"):
+        backend = load_backend(settings)
+    return LiveDrafter(backend, template, DraftOptions.from_settings(settings))
+
+
+def _finish_note(drafter: LiveDrafter, transcript: Transcript, out: Path, waited: float, console: Console) -> None:
+    """Draft the note from the final transcript (the model already read most of it) and save it."""
+    started = time.perf_counter()
+    try:
+        draft = drafter.finish(
+            transcript, on_section=lambda s: _say(console, f"  {s.title}: {len(s.statements)} statements")
+        )
+    finally:
+        drafter.backend.close()
+    write_text_atomic(out, draft.model_dump_json(indent=2))
+    after_stop = waited + time.perf_counter() - started
+    _say(console, f"note drafted {after_stop:.1f} s after stop: {out}; a clinician must review it before use")
+    if not draft.complete:
+        _say(console, f"INCOMPLETE: {draft.incomplete_reason}", style="yellow")
+
+
 class _LiveSession:
     """Live transcription beside the recording: a worker thread consumes the recorder's audio."""
 
-    def __init__(self, settings: Settings, model: str | None, recorder: Recorder, console: Console) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        model: str | None,
+        recorder: Recorder,
+        console: Console,
+        drafter: LiveDrafter | None = None,
+    ) -> None:
         engine = load_engine(settings, model=model)  # loaded before recording starts, so errors come first
         transcriber = LiveTranscriber(
             engine,
@@ -172,8 +219,13 @@ class _LiveSession:
         self._result: Transcript | None = None
         self._error: BaseException | None = None
 
+        heard: list[Segment] = []
+
         def show(segment: Segment) -> None:
             console.print(f"[dim]{segment.start:7.1f}s[/] {segment.text}", highlight=False, soft_wrap=True)
+            if drafter is not None:  # the LLM reads the transcript so far while recording goes on
+                heard.append(segment)
+                drafter.update(Transcript(segments=list(heard)))
 
         def work() -> None:
             try:

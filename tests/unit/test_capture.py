@@ -33,7 +33,7 @@ import scribe.cli.record as record_cli
 from scribe.audio.capture import InputDevice, Level, Recorder, list_input_devices
 from scribe.audio.recording import open_recording
 from scribe.errors import CaptureError
-from scribe.records import Transcript
+from scribe.records import NoteDraft, Transcript
 
 RATE = 16000
 ROOT = Path(__file__).resolve().parents[2]
@@ -442,8 +442,8 @@ def test_cli_existing_file_list_devices_and_recover(tmp_path: Path, monkeypatch:
 
 
 @pytest.mark.slow
-def test_cli_live_transcribes_while_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`scribe record --live` on the virtual input playing the SYNTHETIC sample consultation at 3x speed."""
+def test_cli_live_transcribes_and_drafts_while_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scribe record --live --note` on the virtual input playing the SYNTHETIC sample consultation at 3x speed."""
     from scribe.audio.decode import decode_file
 
     speech = decode_file(Path(__file__).parent.parent / "data" / "sample_mono.flac").mono[: 30 * RATE]
@@ -451,9 +451,15 @@ def test_cli_live_transcribes_while_recording(tmp_path: Path, monkeypatch: pytes
     factory = virtual_microphone(speech, speed=3, blocksize=1600, at={len(speech): lambda: os.kill(pid, signal.SIGINT)})
     monkeypatch.setenv("SCRIBE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SCRIBE_CONFIG", str(tmp_path / "none.toml"))
-    out = tmp_path / "visit.wav"
-    result = _run_cli_in_process(monkeypatch, factory, str(out), "--live", "-m", "whisper-tiny.en")
+    monkeypatch.setenv("SCRIBE_LLM_MODEL", "smollm2-135m-instruct")  # the small test LLM
+    monkeypatch.setenv("SCRIBE_NOTE_TEMPLATE", "soap")
+    monkeypatch.setenv("SCRIBE_LLM_MAX_TOKENS", "160")
+    out, note = tmp_path / "visit.wav", tmp_path / "visit.note.json"
+    result = _run_cli_in_process(monkeypatch, factory, str(out), "--live", "-m", "whisper-tiny.en", "--note", str(note))
     assert result.exit_code == 0, result.output
+    draft = NoteDraft.model_validate_json(note.read_text())
+    assert [s.key for s in draft.sections] == ["subjective", "objective", "assessment", "plan"]
+    assert "note drafted" in result.output
     transcript = Transcript.model_validate_json((tmp_path / "visit.transcript.json").read_text())
     assert "headache" in transcript.text.lower()
     assert {s.speaker.value for s in transcript.segments} <= {"clinician", "patient"}
