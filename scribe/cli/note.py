@@ -12,7 +12,7 @@ from scribe.errors import DraftError
 from scribe.fileio import write_text_atomic
 from scribe.notes.backends import BACKENDS, Backend, load_backend
 from scribe.notes.draft import DraftOptions, draft_note
-from scribe.notes.inputs import load_document, load_note, load_transcript
+from scribe.notes.inputs import load_document, load_transcript
 from scribe.notes.templates import load_template
 from scribe.records import Letter, LetterKind, NoteDraft, NoteSection, Transcript
 
@@ -128,9 +128,9 @@ def letter_command(
     _check_format(output_format, output)
     console = Console(stderr=True)
     settings = load_settings()
-    reviewed = load_note(note) if note is not None else None
-    if note is not None and reviewed is None:
-        raise DraftError(f"{note} is not a note draft (it has no template and sections)")
+    reviewed = load_document(note) if note is not None else None
+    if reviewed is not None and not isinstance(reviewed, NoteDraft):
+        raise DraftError(f"{note} is a letter, not a note; give the note the letter should be written from")
     transcript = _transcript(source, settings, console)
     llm = _backend(settings, backend, model, console)
     options = DraftOptions.from_settings(settings)

@@ -89,17 +89,6 @@ def load_transcript(path: Path) -> Transcript:
     return transcript_from_data(_read_json(path), str(path))
 
 
-def load_note(path: Path) -> NoteDraft | None:
-    """A note draft JSON file, or None when the file is a transcript instead."""
-    data = _read_json(path)
-    if not (isinstance(data, dict) and "template" in data and "sections" in data):
-        return None
-    try:
-        return NoteDraft.model_validate(data)
-    except ValidationError as exc:
-        raise DraftError(f"{path} is not a valid note draft: {_problems(exc)}") from None
-
-
 def load_document(path: Path) -> NoteDraft | Letter:
     """A saved note draft or letter (JSON), whichever the file holds."""
     data = _read_json(path)

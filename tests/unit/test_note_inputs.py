@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scribe.errors import DraftError
-from scribe.notes.inputs import load_document, load_note, load_transcript
+from scribe.notes.inputs import load_document, load_transcript
 from scribe.records import Letter, LetterKind, NoteDraft, Segment, SpeakerRole, Statement, Transcript
 
 
@@ -66,6 +66,7 @@ def test_note_and_letter_documents_are_told_apart(tmp_path: Path) -> None:
     letter = Letter(kind=LetterKind.GP, paragraphs=[[Statement(text="Seen today.")]])
     assert load_document(_write(tmp_path, note.model_dump(mode="json"), "n.json")) == note
     assert load_document(_write(tmp_path, letter.model_dump(mode="json"), "l.json")) == letter
-    assert load_note(_write(tmp_path, {"segments": []}, "t.json")) is None
-    with pytest.raises(DraftError, match="not a valid note draft"):
-        load_note(_write(tmp_path, {"template": "gp", "sections": [{"title": 3}]}, "bad.json"))
+    with pytest.raises(DraftError, match="not a valid note or letter"):
+        load_document(_write(tmp_path, {"template": "gp", "sections": [{"title": 3}]}, "bad.json"))
+    with pytest.raises(DraftError, match="not a valid note or letter"):
+        load_document(_write(tmp_path, {"segments": []}, "t.json"))
