@@ -254,7 +254,8 @@ class Finding(Grounded):
 
     @property
     def text(self) -> str:
-        value = " ".join(p for p in (self.value, self.unit) if p)
+        unit = "" if self.unit and self.value.replace(" ", "").endswith(self.unit.replace(" ", "")) else self.unit
+        value = " ".join(p for p in (self.value, unit) if p)  # models often repeat the unit in the value
         return f"{self.name}{f': {value}' if value else ''}"
 
 

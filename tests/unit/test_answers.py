@@ -14,6 +14,7 @@ from scribe.notes.answers import (
     to_items,
     to_statements,
 )
+from scribe.records import Finding
 
 
 def test_section_schema_is_self_contained_and_bounded() -> None:
@@ -80,3 +81,5 @@ def test_lists_answer_becomes_records_without_empty_names() -> None:
     medications = to_items(answer, "medications")
     assert [m.claim() for m in medications] == ["ramipril 5 mg, daily (started)"]
     assert to_items(answer, "findings")[0].claim() == "blood pressure: 150/90 mmHg"
+    repeated = Finding(name="temperature", value="37.2 °C", unit="°C")  # a model repeating the unit
+    assert repeated.claim() == "temperature: 37.2 °C"
