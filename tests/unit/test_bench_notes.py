@@ -173,7 +173,7 @@ def _speed_run(mode: str, total: float, first: float, rss: float, repeat: int = 
         "draft_only_s": total - 1.0,
         "after_stop_usage": {"tokens_per_s": 9.0},
         "peak_rss_bytes": int(rss * 1e9),
-        "ru_maxrss_bytes": int(rss * 1e9) - 1,
+        "hwm_rss_bytes": int(rss * 1e9) - 1,
         "stop_lag_s": 0.2,
         "first_call_cached_tokens": 1500 if mode == "live" else 0,
         "first_call_prompt_tokens": 1600,
