@@ -242,7 +242,7 @@ def _source(transcript: Transcript, backend: Backend, options: DraftOptions, tim
         if backend.count_tokens(lines) <= budget:
             expand = {i: ids for i, (_, ids) in enumerate(facts)}
             return Source(lines, expand, problems)
-        units = [(prompts.fact_lines([text]).replace("[0]", f"[{i}]", 1), ids) for i, (text, ids) in enumerate(facts)]
+        units = [(_renumber(prompts.fact_lines([text]), i), ids) for i, (text, ids) in enumerate(facts)]
     raise DraftError("the transcript is too long to condense into the model's context; raise SCRIBE_LLM_CONTEXT")
 
 

@@ -57,7 +57,7 @@ def _read_json(path: Path) -> Any:
 
 def transcript_from_data(data: Any, where: str = "transcript") -> Transcript:
     """A Transcript from scribe's own JSON or a minimal segment list; DraftError says what is wrong."""
-    if isinstance(data, dict) and "speakers" in data or isinstance(data, dict) and "rejected" in data:
+    if isinstance(data, dict) and ("speakers" in data or "rejected" in data):
         try:
             return Transcript.model_validate(data)
         except ValidationError as exc:
