@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-EXTRAS ?= test,speakers,synth,transformers
+EXTRAS ?= test,speakers,synth,transformers,postgres
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core chromium chromium-driver
+APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core chromium chromium-driver postgresql
 
 DEMO   := .cache/demo
 HTMX   := scribe/review/static/vendor/htmx.min.js
@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Debian packages: espeak-ng (a test voice), sox, PortAudio for sounddevice, DejaVu fonts for Unicode PDFs,
-# Chromium and its driver for the review app's browser tests.
+# Chromium and its driver for the review app's browser tests, PostgreSQL for the store's tests on a shared database.
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

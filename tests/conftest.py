@@ -66,3 +66,12 @@ def llm_server_url(smollm2_gguf: Path) -> Iterator[str]:
 
     with llm_server(smollm2_gguf, n_ctx=2048) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real, throwaway PostgreSQL server on 127.0.0.1 (skips where the server is not installed)."""
+    from pg_server import postgres_server
+
+    with postgres_server() as url:
+        yield url
