@@ -1,0 +1,207 @@
+"""Clinician edits, diffs, flags and per-section change metrics (scribe.review.editing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scribe.notes.inputs import transcript_from_data
+from scribe.notes.templates import load_template
+from scribe.records import EditAction, Medication, NoteDraft, NoteSection, Omission, Statement
+from scribe.review.editing import (
+    DiffRun,
+    EditError,
+    apply_edit,
+    blank_note,
+    diff_note,
+    flags,
+    section_changes,
+    word_diff,
+)
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def _note() -> NoteDraft:
+    return NoteDraft(
+        template="gp",
+        sections=[
+            NoteSection(
+                key="presenting_complaint",
+                title="Presenting complaint",
+                statements=[Statement(text="Right knee pain for two weeks.", evidence=[1], supported=True)],
+            ),
+            NoteSection(
+                key="plan",
+                title="Plan",
+                statements=[
+                    Statement(text="Paracetamol continued.", evidence=[7], supported=True),
+                    Statement(text="Chest X-ray.", evidence=[], supported=False, reason="cites no evidence"),
+                ],
+            ),
+        ],
+        medications=[Medication(name="paracetamol", dose="1 g", supported=True, evidence=[7])],
+        omissions=[Omission(kind="red_flag", text="no fever", evidence=[5])],
+    )
+
+
+@pytest.fixture(scope="module")
+def knee():
+    return transcript_from_data(json.loads((DATA / "knee_consultation.json").read_text()))
+
+
+def test_edit_replaces_text_marks_edited_and_leaves_original_untouched():
+    note = _note()
+    new, change = apply_edit(note, "plan", 1, "  Review in   two weeks. ", EditAction.EDIT)
+    assert new.sections[1].statements[1].text == "Review in two weeks."
+    assert new.sections[1].statements[1].edited is True
+    assert new.sections[1].statements[1].supported is None  # not re-grounded without a transcript
+    assert note.sections[1].statements[1].text == "Chest X-ray."
+    assert (change.section, change.index, change.action) == ("plan", 1, EditAction.EDIT)
+    assert (change.before, change.after) == ("Chest X-ray.", "Review in two weeks.")
+    edit = change.to_edit("c1", 2, 7)
+    assert (edit.consultation_id, edit.version, edit.user_id, edit.after) == ("c1", 2, 7, "Review in two weeks.")
+
+
+def test_edit_with_empty_text_deletes():
+    new, change = apply_edit(_note(), "plan", 0, "   ", EditAction.EDIT)
+    assert [s.text for s in new.sections[1].statements] == ["Chest X-ray."]
+    assert change.action is EditAction.DELETE
+    assert (change.before, change.after) == ("Paracetamol continued.", "")
+
+
+def test_unchanged_edit_keeps_flags():
+    new, _ = apply_edit(_note(), "plan", 0, "Paracetamol continued.", EditAction.EDIT)
+    assert new.sections[1].statements[0].edited is False
+    assert new.sections[1].statements[0].supported is True
+
+
+def test_add_at_end_and_at_position():
+    new, change = apply_edit(_note(), "plan", None, "Safety-netting advice given.", EditAction.ADD)
+    assert new.sections[1].statements[-1].text == "Safety-netting advice given."
+    assert new.sections[1].statements[-1].edited
+    assert (change.index, change.before, change.after) == (2, "", "Safety-netting advice given.")
+    new, change = apply_edit(_note(), "plan", 0, "First.", EditAction.ADD)
+    assert [s.text for s in new.sections[1].statements][0] == "First."
+    assert change.index == 0
+
+
+def test_delete_statement_and_structured_item():
+    new, change = apply_edit(_note(), "medications", 0, "", EditAction.DELETE)
+    assert new.medications == []
+    assert change.before == "paracetamol 1 g"
+    new, change = apply_edit(_note(), "presenting_complaint", 0, "", EditAction.DELETE)
+    assert new.sections[0].statements == []
+
+
+@pytest.mark.parametrize(
+    ("section", "index", "text", "action", "message"),
+    [
+        ("nope", 0, "x", EditAction.EDIT, "no section"),
+        ("plan", 5, "x", EditAction.EDIT, "not in the section"),
+        ("plan", None, "x", EditAction.DELETE, "not in the section"),
+        ("plan", 9, "x", EditAction.ADD, "outside the section"),
+        ("plan", None, "  ", EditAction.ADD, "Type the statement"),
+        ("medications", 0, "ibuprofen", EditAction.EDIT, "can only be removed"),
+        ("medications", None, "ibuprofen", EditAction.ADD, "can only be removed"),
+    ],
+)
+def test_edits_that_do_not_fit_are_refused(section, index, text, action, message):
+    with pytest.raises(EditError, match=message):
+        apply_edit(_note(), section, index, text, action)
+
+
+def test_edited_statement_is_grounded_again_and_omissions_recomputed(knee):
+    note = _note()
+    note.omissions = []
+    new, _ = apply_edit(
+        note, "presenting_complaint", 0, "Left knee pain for two weeks.", EditAction.EDIT, transcript=knee
+    )
+    statement = new.sections[0].statements[0]
+    assert statement.supported is False
+    assert statement.evidence == [1]  # the cited segment is kept as the starting point
+    new, _ = apply_edit(note, "plan", 1, "Right knee pain for about two weeks.", EditAction.EDIT, transcript=knee)
+    statement = new.sections[1].statements[1]
+    assert statement.supported is True
+    assert 1 in statement.evidence
+    assert isinstance(new.omissions, list)
+
+
+def test_flags_counts():
+    f = flags(_note())
+    assert (f.unsupported, f.unchecked, f.omissions, f.incomplete_sections) == (1, 0, 1, 0)
+    assert f.total == 2
+    new, _ = apply_edit(_note(), "plan", None, "Added.", EditAction.ADD)
+    assert flags(new).unchecked == 1
+
+
+def test_blank_note_has_the_template_sections():
+    template = load_template("gp")
+    note = blank_note(template)
+    assert [s.key for s in note.sections] == [s.key for s in template.sections]
+    assert all(s.statements == [] for s in note.sections)
+    assert note.template == "gp"
+
+
+def test_word_diff_runs():
+    assert word_diff("a b c", "a x c") == (
+        DiffRun("equal", "a "),
+        DiffRun("delete", "b"),
+        DiffRun("insert", "x"),
+        DiffRun("equal", " c"),
+    )
+    assert word_diff("same", "same") == (DiffRun("equal", "same"),)
+    assert word_diff("", "new words") == (DiffRun("insert", "new words"),)
+
+
+def test_diff_note_per_section():
+    before = _note()
+    after, _ = apply_edit(before, "plan", 1, "Knee X-ray.", EditAction.EDIT)
+    diffs = {d.key: d for d in diff_note(before, after)}
+    assert list(diffs) == ["presenting_complaint", "plan", "medications"]
+    assert not diffs["presenting_complaint"].changed
+    assert diffs["plan"].changed
+    assert [r for r in diffs["plan"].runs if r.op != "equal"] == [DiffRun("delete", "Chest"), DiffRun("insert", "Knee")]
+
+
+def test_section_changes_hand_computed():
+    draft = _note()
+    approved = draft.model_copy(deep=True)
+    plan = approved.sections[1].statements
+    plan[0].text = "Paracetamol stopped."  # edited: similar to "Paracetamol continued."
+    plan[1].text = "Refer to physiotherapy."  # nothing like "Chest X-ray.": deleted + added
+    plan.append(Statement(text="Review in 2 weeks."))  # added
+    approved.medications = []  # structured item deleted
+    changes = section_changes(draft, approved)
+    pc = changes["presenting_complaint"]
+    assert (pc.chars_draft, pc.chars_changed, pc.statements_draft) == (30, 0, 1)
+    assert (pc.statements_edited, pc.statements_added, pc.statements_deleted) == (0, 0, 0)
+    p = changes["plan"]
+    draft_text = "Paracetamol continued.\nChest X-ray."
+    assert p.chars_draft == len(draft_text) == 35
+    assert p.statements_draft == 2
+    assert (p.statements_edited, p.statements_added, p.statements_deleted) == (1, 2, 1)
+    from rapidfuzz.distance import Levenshtein
+
+    assert p.chars_changed == Levenshtein.distance(
+        draft_text, "Paracetamol stopped.\nRefer to physiotherapy.\nReview in 2 weeks."
+    )
+    m = changes["medications"]
+    assert (m.statements_draft, m.statements_deleted, m.chars_draft, m.chars_changed) == (1, 1, 15, 15)
+
+
+def test_section_changes_small_distance():
+    draft = NoteDraft(template="gp", sections=[NoteSection(key="a", title="A", statements=[Statement(text="kitten")])])
+    approved = NoteDraft(
+        template="gp", sections=[NoteSection(key="a", title="A", statements=[Statement(text="sitting")])]
+    )
+    change = section_changes(draft, approved)["a"]
+    assert change.chars_changed == 3  # kitten -> sitting, the textbook Levenshtein example
+    assert (change.statements_edited, change.statements_added, change.statements_deleted) == (1, 0, 0)
+
+
+def test_section_changes_unchanged_note():
+    changes = section_changes(_note(), _note())
+    assert all(c.chars_changed == 0 and c.statements_edited == c.statements_added == 0 for c in changes.values())
