@@ -8,10 +8,13 @@ raise an :class:`~scribe.errors.AudioError` subclass whose message says what to 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -52,12 +55,14 @@ def _sha256(path: Path) -> str:
 
 
 def _declared_seconds(
-    path: Path, container: av.container.InputContainer, stream: av.audio.stream.AudioStream
+    wav_source: Callable[[], str | BinaryIO],
+    container: av.container.InputContainer,
+    stream: av.audio.stream.AudioStream,
 ) -> float | None:
-    """Duration the file claims; for PCM WAV the header's own size, which FFmpeg would re-derive."""
+    """Duration the input claims; for PCM WAV the header's own size, which FFmpeg would re-derive."""
     if container.format.name == "wav":
         try:
-            with wave.open(str(path), "rb") as handle:
+            with wave.open(wav_source(), "rb") as handle:
                 return handle.getnframes() / handle.getframerate()
         except (wave.Error, EOFError, ZeroDivisionError):
             pass
@@ -68,6 +73,82 @@ def _declared_seconds(
     return None
 
 
+def _open(source: str | BinaryIO, label: str) -> av.container.InputContainer:
+    try:
+        return av.open(source, metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptAudioError(
+            f"{label}: not an audio file scribe can read ({type(exc).__name__}); use wav, flac, mp3, m4a, ogg or webm"
+        ) from None
+
+
+def _audio_stream(container: av.container.InputContainer, label: str) -> av.audio.stream.AudioStream:
+    if not container.streams.audio:
+        raise CorruptAudioError(f"{label}: the file holds no audio stream; use wav, flac, mp3, m4a, ogg or webm")
+    return container.streams.audio[0]
+
+
+def _check_declared(declared: float | None, label: str, max_seconds: float) -> None:
+    if declared is not None and declared > max_seconds:
+        raise AudioTooLongError(
+            f"{label}: {declared / 3600:.1f} h of audio exceeds the {max_seconds / 3600:.1f} h limit; "
+            "split the file or raise SCRIBE_MAX_AUDIO_SECONDS"
+        )
+
+
+def _decode(
+    source: str | BinaryIO,
+    label: str,
+    *,
+    wav_source: Callable[[], str | BinaryIO],
+    path: str | None,
+    sha256: str,
+    max_seconds: float,
+    keep_stereo: bool,
+) -> DecodedAudio:
+    """The one decoder behind :func:`decode_file` and :func:`decode_bytes`."""
+    container = _open(source, label)
+    with container:
+        stream = _audio_stream(container, label)
+        source_rate = stream.codec_context.sample_rate or stream.rate or 0
+        source_channels = stream.codec_context.channels or 1
+        declared = _declared_seconds(wav_source, container, stream)
+        _check_declared(declared, label, max_seconds)
+        channels = 2 if keep_stereo and source_channels >= 2 else 1
+        samples = _decode_stream(container, stream, label, channels, max_seconds)
+        format_name = container.format.name
+
+    frames = samples.shape[1]
+    if frames == 0:
+        raise EmptyAudioError(f"{label}: the file decodes to zero samples; record again or pick another file")
+    decoded_seconds = frames / SAMPLE_RATE
+    if declared and declared > 1.0 and decoded_seconds < TRUNCATION_TOLERANCE * declared:
+        raise CorruptAudioError(
+            f"{label}: truncated: the header declares {declared:.1f} s but only {decoded_seconds:.1f} s decode; "
+            "recover the original file or re-export it"
+        )
+    if float(np.max(np.abs(samples))) < SILENCE_PEAK:
+        raise EmptyAudioError(
+            f"{label}: the audio is silent (peak below -80 dBFS); check the microphone is connected and unmuted"
+        )
+    audio_info = AudioInfo(
+        path=path,
+        sha256=sha256,
+        format=format_name,
+        duration=decoded_seconds,
+        sample_rate=int(source_rate) or SAMPLE_RATE,
+        channels=int(source_channels),
+    )
+    log.info(
+        "decoded %s: %.1f s, %d channel(s) at %d Hz",
+        Path(path).name if path else "audio from memory",
+        decoded_seconds,
+        source_channels,
+        source_rate,
+    )
+    return DecodedAudio(samples=samples, info=audio_info)
+
+
 def decode_file(path: str | Path, *, max_seconds: float = 4 * 3600, keep_stereo: bool = True) -> DecodedAudio:
     """Decode ``path`` to 16 kHz float32; refuse missing, empty, silent, corrupt or too-long input."""
     path = Path(path)
@@ -75,56 +156,73 @@ def decode_file(path: str | Path, *, max_seconds: float = 4 * 3600, keep_stereo:
         raise AudioNotFoundError(f"{path}: no such file; check the path")
     if path.stat().st_size == 0:
         raise EmptyAudioError(f"{path}: the file is empty (0 bytes); record again or pick another file")
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise CorruptAudioError(
-            f"{path}: not an audio file scribe can read ({type(exc).__name__}); use wav, flac, mp3, m4a, ogg or webm"
-        ) from None
-    with container:
-        if not container.streams.audio:
-            raise CorruptAudioError(f"{path}: the file holds no audio stream; use wav, flac, mp3, m4a, ogg or webm")
-        stream = container.streams.audio[0]
-        source_rate = stream.codec_context.sample_rate or stream.rate or 0
-        source_channels = stream.codec_context.channels or 1
-        declared = _declared_seconds(path, container, stream)
-        if declared is not None and declared > max_seconds:
-            raise AudioTooLongError(
-                f"{path}: {declared / 3600:.1f} h of audio exceeds the {max_seconds / 3600:.1f} h limit; "
-                "split the file or raise SCRIBE_MAX_AUDIO_SECONDS"
-            )
-        channels = 2 if keep_stereo and source_channels >= 2 else 1
-        samples = _decode_stream(container, stream, path, channels, max_seconds)
-
-    frames = samples.shape[1]
-    if frames == 0:
-        raise EmptyAudioError(f"{path}: the file decodes to zero samples; record again or pick another file")
-    decoded_seconds = frames / SAMPLE_RATE
-    if declared and declared > 1.0 and decoded_seconds < TRUNCATION_TOLERANCE * declared:
-        raise CorruptAudioError(
-            f"{path}: truncated: the header declares {declared:.1f} s but only {decoded_seconds:.1f} s decode; "
-            "recover the original file or re-export it"
-        )
-    if float(np.max(np.abs(samples))) < SILENCE_PEAK:
-        raise EmptyAudioError(
-            f"{path}: the audio is silent (peak below -80 dBFS); check the microphone is connected and unmuted"
-        )
-    info = AudioInfo(
+    return _decode(
+        str(path),
+        str(path),
+        wav_source=lambda: str(path),
         path=str(path),
         sha256=_sha256(path),
-        format=container.format.name,
-        duration=decoded_seconds,
-        sample_rate=int(source_rate) or SAMPLE_RATE,
-        channels=int(source_channels),
+        max_seconds=max_seconds,
+        keep_stereo=keep_stereo,
     )
-    log.info("decoded %s: %.1f s, %d channel(s) at %d Hz", path.name, decoded_seconds, source_channels, source_rate)
-    return DecodedAudio(samples=samples, info=info)
+
+
+def decode_bytes(
+    data: bytes, *, name: str = "upload", max_seconds: float = 4 * 3600, keep_stereo: bool = True
+) -> DecodedAudio:
+    """Decode audio held in memory (an upload, a stored recording) exactly as :func:`decode_file` would.
+
+    Nothing is written to disk. ``name`` labels error messages; ``info.path`` stays None and
+    ``info.sha256`` is the digest of ``data``.
+    """
+    if not data:
+        raise EmptyAudioError(f"{name}: the file is empty (0 bytes); record again or pick another file")
+    return _decode(
+        io.BytesIO(data),
+        name,
+        wav_source=lambda: io.BytesIO(data),
+        path=None,
+        sha256=hashlib.sha256(data).hexdigest(),
+        max_seconds=max_seconds,
+        keep_stereo=keep_stereo,
+    )
+
+
+def probe_audio(data: bytes, name: str = "upload", *, max_seconds: float = 4 * 3600) -> AudioInfo:
+    """Check cheaply that ``data`` is audio scribe can decode: read the header and the first frames.
+
+    ``duration`` is what the header declares (0.0 when it declares none, as browser WebM
+    recordings do). Raises EmptyAudioError, CorruptAudioError or AudioTooLongError.
+    """
+    if not data:
+        raise EmptyAudioError(f"{name}: the file is empty (0 bytes); record again or pick another file")
+    container = _open(io.BytesIO(data), name)
+    with container:
+        stream = _audio_stream(container, name)
+        declared = _declared_seconds(lambda: io.BytesIO(data), container, stream)
+        _check_declared(declared, name, max_seconds)
+        try:
+            frame = next(container.decode(stream), None)
+        except av.error.FFmpegError as exc:
+            raise CorruptAudioError(
+                f"{name}: the audio data cannot be decoded ({exc.strerror or type(exc).__name__}); "
+                "the file is damaged or not audio"
+            ) from None
+        if frame is None:
+            raise EmptyAudioError(f"{name}: the file holds no audio samples; record again or pick another file")
+        return AudioInfo(
+            sha256=hashlib.sha256(data).hexdigest(),
+            format=container.format.name,
+            duration=max(0.0, declared or 0.0),
+            sample_rate=int(stream.codec_context.sample_rate or stream.rate or 0) or SAMPLE_RATE,
+            channels=int(stream.codec_context.channels or 1),
+        )
 
 
 def _decode_stream(
     container: av.container.InputContainer,
     stream: av.audio.stream.AudioStream,
-    path: Path,
+    label: str,
     channels: int,
     max_seconds: float,
 ) -> np.ndarray:
@@ -141,7 +239,7 @@ def _decode_stream(
                 total += chunk.shape[1]
             if total > limit:
                 raise AudioTooLongError(
-                    f"{path}: longer than the {max_seconds / 3600:.1f} h limit; "
+                    f"{label}: longer than the {max_seconds / 3600:.1f} h limit; "
                     "split the file or raise SCRIBE_MAX_AUDIO_SECONDS"
                 )
         for out in resampler.resample(None):
@@ -149,11 +247,11 @@ def _decode_stream(
     except av.error.FFmpegError as exc:
         if total == 0:
             raise CorruptAudioError(
-                f"{path}: the audio data cannot be decoded ({exc.strerror or type(exc).__name__}); "
+                f"{label}: the audio data cannot be decoded ({exc.strerror or type(exc).__name__}); "
                 "the file is damaged or not audio"
             ) from None
         raise CorruptAudioError(
-            f"{path}: the file is damaged after {total / SAMPLE_RATE:.1f} s ({exc.strerror or type(exc).__name__}); "
+            f"{label}: the file is damaged after {total / SAMPLE_RATE:.1f} s ({exc.strerror or type(exc).__name__}); "
             "recover the original file or re-export it"
         ) from None
     if not chunks:
