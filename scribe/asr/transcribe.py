@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -18,12 +19,15 @@ from scribe.asr import speakers as spk
 from scribe.asr.engine import DecodeOptions, WhisperEngine
 from scribe.asr.guards import apply_guards
 from scribe.audio.decode import DecodedAudio
+from scribe.config import Settings
 from scribe.errors import EmptyAudioError
 from scribe.records import Segment, Speaker, StageTiming, Transcript
 
 log = logging.getLogger(__name__)
 
 SpeakerMethod = Literal["auto", "channel", "embedding", "text", "none"]
+
+ENROLMENT_FILE = "enrolment/clinician.npy"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,20 @@ class SpeakerOptions:
     method: SpeakerMethod = "auto"
     clinician_channel: int = 0
     enrolment: np.ndarray | None = None
+
+
+def enrolment_path(settings: Settings) -> Path:
+    """Where the clinician's voice embedding lives: SCRIBE_ENROLMENT, else in the data directory."""
+    return settings.enrolment or settings.data_dir / ENROLMENT_FILE
+
+
+def speaker_options(settings: Settings, method: SpeakerMethod = "auto") -> SpeakerOptions:
+    """SpeakerOptions from settings: the clinician's stereo channel and enrolled voice, if any."""
+    return SpeakerOptions(
+        method=method,
+        clinician_channel=settings.clinician_channel,
+        enrolment=spk.load_enrolment(enrolment_path(settings)),
+    )
 
 
 def resolve_method(method: SpeakerMethod, channels: int) -> SpeakerMethod:

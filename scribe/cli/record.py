@@ -20,12 +20,10 @@ from rich.text import Text
 
 from scribe.asr.engine import decode_options, load_engine
 from scribe.asr.formats import to_json
-from scribe.asr.speakers import load_enrolment
 from scribe.asr.streaming import LiveTranscriber, transcribe_live
-from scribe.asr.transcribe import SpeakerOptions
+from scribe.asr.transcribe import speaker_options
 from scribe.audio.capture import SAMPLE_RATE, Recorder, list_input_devices
 from scribe.audio.recording import RecordingExistsError, recover
-from scribe.cli.transcribe import enrolment_path
 from scribe.config import Settings, load_settings
 from scribe.errors import CaptureError, ScribeError
 from scribe.fileio import write_text_atomic
@@ -212,7 +210,7 @@ class _LiveSession:
         transcriber = LiveTranscriber(
             engine,
             decode_options(settings),
-            SpeakerOptions(enrolment=load_enrolment(enrolment_path(settings))),
+            speaker_options(settings),
         )
         chunks = recorder.chunks()  # subscribe before start() so no audio is missed
         self._stopped_at = 0.0

@@ -11,24 +11,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from scribe.asr import speakers as spk
 from scribe.asr.engine import decode_options, load_engine
 from scribe.asr.formats import render
-from scribe.asr.transcribe import SpeakerOptions, transcribe
+from scribe.asr.transcribe import enrolment_path, speaker_options, transcribe
 from scribe.audio.decode import decode_file
 from scribe.config import Settings, load_settings
 from scribe.fileio import write_text_atomic
 from scribe.records import Transcript
-
-ENROLMENT_FILE = "enrolment/clinician.npy"
 
 
 def register(app: typer.Typer) -> None:
     """Add ``transcribe`` and ``enrol`` to the root app."""
     app.command("transcribe")(transcribe_command)
     app.command("enrol")(enrol_command)
-
-
-def enrolment_path(settings: Settings) -> Path:
-    """Where the clinician's voice embedding lives: SCRIBE_ENROLMENT, else in the data directory."""
-    return settings.enrolment or settings.data_dir / ENROLMENT_FILE
 
 
 def transcribe_command(
@@ -85,11 +78,7 @@ def transcribe_file(
     decoded = decode_file(audio, max_seconds=settings.max_audio_seconds)
     engine = load_engine(settings, model=model, device=device)
     options = decode_options(settings, language=language, beam_size=beam_size, batched=batched)
-    speaker_options = SpeakerOptions(
-        method=speakers,  # type: ignore[arg-type]
-        clinician_channel=settings.clinician_channel,
-        enrolment=spk.load_enrolment(enrolment_path(settings)),
-    )
+    speaker = speaker_options(settings, speakers)  # type: ignore[arg-type]
     progress = Progress(
         TextColumn("transcribing {task.fields[name]}"),
         BarColumn(),
@@ -100,9 +89,7 @@ def transcribe_file(
     )
     with progress:
         task = progress.add_task("asr", total=decoded.duration, name=audio.name)
-        return transcribe(
-            decoded, engine, options, speaker_options, on_progress=lambda s: progress.update(task, completed=s)
-        )
+        return transcribe(decoded, engine, options, speaker, on_progress=lambda s: progress.update(task, completed=s))
 
 
 def enrol_command(
