@@ -1,0 +1,41 @@
+"""Helpers for tests that need a store: settings with a private folder and key, small records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scribe.config import Settings, load_settings
+from scribe.records import NoteDraft, NoteSection, Segment, SpeakerRole, Statement, Transcript
+from scribe.store import new_key
+from scribe.store.crypto import encode_key
+
+
+def make_settings(tmp_path: Path, key: bytes | None = None, **overrides: object) -> Settings:
+    """Settings with a private data folder and a fresh (or the given) store key."""
+    return load_settings(
+        data_dir=tmp_path / "data",
+        store_key=encode_key(key or new_key()),
+        store_key_file=tmp_path / "no.key",
+        **overrides,
+    )
+
+
+def note(text: str = "Knee pain for two weeks.") -> NoteDraft:
+    return NoteDraft(
+        template="gp",
+        title="GP note",
+        sections=[
+            NoteSection(key="history", title="History", statements=[Statement(text=text, evidence=[0])]),
+            NoteSection(key="plan", title="Plan", statements=[Statement(text="Ibuprofen 400 mg.", evidence=[1])]),
+        ],
+    )
+
+
+def transcript(text: str = "My knee has hurt for two weeks.") -> Transcript:
+    return Transcript(
+        segments=[
+            Segment(id=0, start=0.0, end=2.0, speaker=SpeakerRole.PATIENT, text=text),
+            Segment(id=1, start=2.0, end=4.0, speaker=SpeakerRole.CLINICIAN, text="Take ibuprofen."),
+        ],
+        duration=4.0,
+    )

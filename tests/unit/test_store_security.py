@@ -1,0 +1,242 @@
+"""The store's promises at rest: nothing readable on disk, tampering detected, keys, real deletion."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from store_helpers import make_settings, note, transcript  # tests/ is on sys.path
+
+from scribe.errors import KeyMissingError, TamperedError
+from scribe.records import (
+    Approval,
+    AuditEvent,
+    Consent,
+    Edit,
+    Letter,
+    LetterKind,
+    PatientDetails,
+    Role,
+    Statement,
+)
+from scribe.store import Audio, Store, new_key, open_store
+
+MARKERS = {
+    "patient": "Zebulon Quartermaine",
+    "transcript": "xylophonic arthralgia",
+    "note": "quixotic meniscopathy",
+    "letter": "fandangled kneecap",
+    "edit": "wibbling patella",
+    "dispute": "flibbertigibbet disagreement",
+    "audio": "AUDIOMARKER-7f3a9",
+    "chunk": "CHUNKMARKER-2b8c1",
+    "reason": "gallimaufry rejection",
+    "totp": "JBSWY3DPEHPK3PXPQRSTUVWX",
+}
+
+
+def data_files(data_dir: Path) -> dict[str, bytes]:
+    """Every file under the data folder (database, WAL, shared memory), read raw."""
+    return {str(p): p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
+
+
+def assert_absent(data_dir: Path, *needles: bytes) -> None:
+    for name, content in data_files(data_dir).items():
+        for needle in needles:
+            assert needle not in content, f"{needle[:40]!r} found in {name}"
+
+
+def raw(db: Path, sql: str, *params: object) -> list[tuple]:
+    connection = sqlite3.connect(db)
+    try:
+        rows = connection.execute(sql, params).fetchall()
+        connection.commit()
+        return rows
+    finally:
+        connection.close()
+
+
+def flip(blob: bytes, at: int) -> bytes:
+    return blob[:at] + bytes([blob[at] ^ 0x01]) + blob[at + 1 :]
+
+
+def fill(store: Store) -> tuple[str, int]:
+    """A consultation holding every kind of patient data, each with a marker word; returns (id, user id)."""
+    user = store.create_user("alice", "Dr Alice Smith", Role.CLINICIAN, "hash", totp_required=True)
+    store.set_totp_secret(user.id, MARKERS["totp"])
+    cid = store.create_consultation(user.id, "gp", PatientDetails(name=MARKERS["patient"], reason="knee")).id
+    store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
+    store.append_chunk(cid, 0, MARKERS["chunk"].encode() * 20)
+    store.put_audio(cid, "original", Audio(MARKERS["audio"].encode() * 20, "audio/webm"))
+    store.put_transcript(cid, transcript(f"My knee has {MARKERS['transcript']}."))
+    store.add_version(cid, note(f"History of {MARKERS['note']}."), created_by=None)
+    edit = Edit(consultation_id=cid, version=1, user_id=user.id, section="history", index=0, after=MARKERS["edit"])
+    store.save_note(cid, 1, note(f"History of {MARKERS['note']} and {MARKERS['edit']}."), edit)
+    store.put_letter(cid, 1, Letter(kind=LetterKind.GP, paragraphs=[[Statement(text=MARKERS["letter"])]]))
+    store.add_version(cid, note("second"), created_by=user.id, based_on=1)
+    store.reject(cid, 2, MARKERS["reason"], user.id)
+    store.approve(cid, 1, Approval(user_id=user.id, name="Dr Alice Smith", attestation="reviewed"))
+    store.add_dispute(cid, 1, MARKERS["dispute"], user.id)
+    return cid, user.id
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    return make_settings(tmp_path)
+
+
+def test_no_plaintext_on_disk_while_open_or_after(settings) -> None:
+    store = open_store(settings)
+    fill(store)
+    needles = [m.encode() for m in MARKERS.values()]
+    assert_absent(settings.data_dir, *needles)  # while open: database, WAL and shared memory
+    # And the values come back intact.
+    cid = store.list_consultations()[0].id
+    assert store.patient(cid).name == MARKERS["patient"]
+    assert MARKERS["dispute"] == store.disputes(cid)[0].text
+    store.close()
+    assert_absent(settings.data_dir, *needles)
+
+
+def test_tampered_ciphertext_is_detected(settings) -> None:
+    store = open_store(settings)
+    cid, _ = fill(store)
+    store.close()
+    db = settings.data_dir / "scribe.db"
+    [(blob,)] = raw(db, "SELECT data FROM transcripts WHERE consultation_id = ?", cid)
+    raw(db, "UPDATE transcripts SET data = ? WHERE consultation_id = ?", flip(blob, 30), cid)
+    store = open_store(settings)
+    with pytest.raises(TamperedError, match=f"transcript of consultation {cid}") as caught:
+        store.get_transcript(cid)
+    assert MARKERS["transcript"] not in str(caught.value)
+    # Truncated, and an unknown format version, too.
+    raw(db, "UPDATE transcripts SET data = ? WHERE consultation_id = ?", blob[:20], cid)
+    with pytest.raises(TamperedError):
+        store.get_transcript(cid)
+    raw(db, "UPDATE transcripts SET data = ? WHERE consultation_id = ?", b"\x09" + blob[1:], cid)
+    with pytest.raises(TamperedError):
+        store.get_transcript(cid)
+    store.close()
+
+
+def test_ciphertext_moved_between_rows_is_detected(settings) -> None:
+    store = open_store(settings)
+    cid, user_id = fill(store)
+    other = store.create_consultation(user_id, "gp", PatientDetails(name="Someone Else")).id
+    store.close()
+    db = settings.data_dir / "scribe.db"
+    # Between versions of one consultation (same data key, different row).
+    [(v1,)] = raw(db, "SELECT note FROM versions WHERE consultation_id = ? AND version = 1", cid)
+    [(v2,)] = raw(db, "SELECT note FROM versions WHERE consultation_id = ? AND version = 2", cid)
+    raw(db, "UPDATE versions SET note = ? WHERE consultation_id = ? AND version = 1", v2, cid)
+    # Between consultations (different data keys).
+    [(p1,)] = raw(db, "SELECT patient FROM consultations WHERE id = ?", cid)
+    raw(db, "UPDATE consultations SET patient = ? WHERE id = ?", p1, other)
+    # Between kinds in one row's consultation: the playback slot given the original's bytes.
+    [(audio,)] = raw(db, "SELECT data FROM audio WHERE consultation_id = ? AND kind = 'original'", cid)
+    raw(db, "UPDATE audio SET kind = 'playback' WHERE consultation_id = ?", cid)
+    store = open_store(settings)
+    with pytest.raises(TamperedError, match="note of consultation"):
+        store.get_version(cid, 1)
+    assert store.get_version(cid, 2).note == note("second").model_copy(
+        update={"created_at": store.get_version(cid, 2).note.created_at}
+    )
+    with pytest.raises(TamperedError, match="patient"):
+        store.patient(other)
+    with pytest.raises(TamperedError, match="playback"):
+        store.get_audio(cid, "playback")
+    store.close()
+    del v1, audio
+
+
+def test_tampered_data_key_is_detected(settings) -> None:
+    store = open_store(settings)
+    cid, _ = fill(store)
+    store.close()
+    db = settings.data_dir / "scribe.db"
+    [(wrapped,)] = raw(db, "SELECT wrapped FROM data_keys WHERE consultation_id = ? AND purpose = 'record'", cid)
+    raw(db, "UPDATE data_keys SET wrapped = ? WHERE consultation_id = ? AND purpose = 'record'", flip(wrapped, 40), cid)
+    store = open_store(settings)
+    with pytest.raises(TamperedError, match="record data key"):
+        store.patient(cid)
+    store.close()
+
+
+def test_wrong_key_is_refused(settings, tmp_path: Path) -> None:
+    open_store(settings).close()
+    wrong = make_settings(tmp_path)  # same data folder, another key
+    with pytest.raises(KeyMissingError, match="this key does not open the store"):
+        open_store(wrong)
+
+
+def test_no_key_names_the_ways_to_give_one(tmp_path: Path) -> None:
+    from scribe.config import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data", store_key_file=tmp_path / "missing.key")
+    with pytest.raises(KeyMissingError) as caught:
+        open_store(settings)
+    message = str(caught.value)
+    assert "SCRIBE_STORE_KEY" in message and "SCRIBE_STORE_KEY_FILE" in message and "scribe store init-key" in message
+
+
+def test_rotate_key(settings, tmp_path: Path) -> None:
+    store = open_store(settings)
+    cid, user_id = fill(store)
+    fresh = new_key()
+    assert store.rotate_key(fresh) == 3  # the system key and the record key (the audio key is still held)
+    assert store.patient(cid).name == MARKERS["patient"]
+    store.close()
+    with pytest.raises(KeyMissingError, match="does not open"):
+        open_store(settings)
+    store = open_store(make_settings(tmp_path, fresh))
+    assert store.patient(cid).name == MARKERS["patient"]
+    assert store.totp_secret(user_id) == MARKERS["totp"]
+    assert store.get_audio(cid, "original") is not None
+    store.close()
+
+
+def test_deletion_is_real(settings) -> None:
+    store = open_store(settings)
+    cid, user_id = fill(store)
+    keep = store.create_consultation(user_id, "gp", PatientDetails(name="Kept Patient")).id
+    db = settings.data_dir / "scribe.db"
+    [(audio_ct,)] = raw(db, "SELECT data FROM audio WHERE consultation_id = ?", cid)
+    [(chunk_ct,)] = raw(db, "SELECT data FROM chunks WHERE consultation_id = ?", cid)
+    [(key_ct,)] = raw(db, "SELECT wrapped FROM data_keys WHERE consultation_id = ? AND purpose = 'audio'", cid)
+    store.delete_audio(cid)
+    assert_absent(settings.data_dir, audio_ct, chunk_ct, key_ct, MARKERS["audio"].encode(), MARKERS["chunk"].encode())
+    assert store.get_transcript(cid) is not None  # the rest of the record stays
+
+    ciphertexts = [
+        *(row[0] for row in raw(db, "SELECT data FROM transcripts WHERE consultation_id = ?", cid)),
+        *(row[0] for row in raw(db, "SELECT note FROM versions WHERE consultation_id = ?", cid)),
+        *(row[0] for row in raw(db, "SELECT patient FROM consultations WHERE id = ?", cid)),
+        *(row[0] for row in raw(db, "SELECT wrapped FROM data_keys WHERE consultation_id = ?", cid)),
+        *(row[0] for row in raw(db, "SELECT text FROM disputes WHERE consultation_id = ?", cid)),
+    ]
+    assert len(ciphertexts) == 6
+    store.delete_consultation(cid)
+    assert_absent(settings.data_dir, *ciphertexts, cid.encode(), *(m.encode() for m in MARKERS.values()))
+    assert store.patient(keep).name == "Kept Patient"
+    store.close()
+    assert_absent(settings.data_dir, *ciphertexts, cid.encode())
+
+
+def test_audit_chain_detects_edits_and_removals(settings) -> None:
+    store = open_store(settings)
+    for action in ("sign-in", "view", "approve", "export"):
+        store.audit(AuditEvent(user_id=1, username="alice", action=action, target="consultation:abc"))
+    assert store.verify_audit() == (True, 4)
+    store.close()
+    db = settings.data_dir / "scribe.db"
+    raw(db, "UPDATE audit SET action = 'view' WHERE id = 3")
+    store = open_store(settings)
+    assert store.verify_audit() == (False, 2)
+    raw(db, "UPDATE audit SET action = 'approve' WHERE id = 3")
+    assert store.verify_audit() == (True, 4)
+    raw(db, "DELETE FROM audit WHERE id = 4")
+    assert store.verify_audit()[0] is False  # the head still names event 4
+    raw(db, "DELETE FROM audit WHERE id = 2")
+    assert store.verify_audit() == (False, 1)
+    store.close()
