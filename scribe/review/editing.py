@@ -23,11 +23,15 @@ from scribe.notes.grounding import ground_items
 from scribe.notes.omissions import find_omissions
 from scribe.notes.templates import Template
 from scribe.records import (
+    Allergy,
     Edit,
     EditAction,
+    Finding,
     Grounded,
+    Medication,
     NoteDraft,
     NoteSection,
+    Problem,
     SectionChange,
     Statement,
     Transcript,
@@ -196,6 +200,44 @@ def apply_edit(
             ground_items([changed], transcript)
         new.omissions = find_omissions(new, transcript)
     return new, change
+
+
+_RESTORE = {
+    "medications": lambda text: Medication(name=text),
+    "allergies": lambda text: Allergy(substance=text),
+    "problems": lambda text: Problem(name=text),
+    "findings": lambda text: Finding(name=text),
+}
+
+
+def undo_edits(note: NoteDraft, edits: list[Edit]) -> NoteDraft:
+    """The note as it was before ``edits`` (one version's edits, oldest first), for measuring what changed.
+
+    Statements come back with their text only; a deleted structured item comes back as an item whose
+    text is the one it showed (its fields are not kept in the Edit record). Edits that no longer fit
+    (a section renamed by a template change) are skipped.
+    """
+    old = note.model_copy(deep=True)
+    for edit in reversed(edits):
+        key, index = edit.section, edit.index
+        try:
+            if key in STRUCTURED:
+                if edit.action is EditAction.DELETE and index is not None:
+                    items = getattr(old, key)
+                    items.insert(min(index, len(items)), _RESTORE[key](edit.before))
+                continue
+            statements = _section(old, key).statements
+        except EditError:
+            continue
+        if index is None:
+            continue
+        if edit.action is EditAction.ADD and 0 <= index < len(statements):
+            statements.pop(index)
+        elif edit.action is EditAction.DELETE:
+            statements.insert(min(index, len(statements)), Statement(text=edit.before))
+        elif edit.action is EditAction.EDIT and 0 <= index < len(statements):
+            statements[index] = Statement(text=edit.before)
+    return old
 
 
 def blank_note(template: Template) -> NoteDraft:

@@ -18,6 +18,7 @@ from scribe.review.editing import (
     diff_note,
     flags,
     section_changes,
+    undo_edits,
     word_diff,
 )
 
@@ -205,3 +206,25 @@ def test_section_changes_small_distance():
 def test_section_changes_unchanged_note():
     changes = section_changes(_note(), _note())
     assert all(c.chars_changed == 0 and c.statements_edited == c.statements_added == 0 for c in changes.values())
+
+
+def test_undo_edits_restores_the_draft_texts():
+    draft = _note()
+    note, edits = draft, []
+    for section, index, text, action in [
+        ("plan", 1, "Knee X-ray.", EditAction.EDIT),
+        ("plan", 0, "", EditAction.DELETE),
+        ("plan", None, "Review in two weeks.", EditAction.ADD),
+        ("medications", 0, "", EditAction.DELETE),
+        ("presenting_complaint", 0, "Right knee pain for 2 weeks.", EditAction.EDIT),
+    ]:
+        note, change = apply_edit(note, section, index, text, action)
+        edits.append(change.to_edit("c", 1, 1))
+    restored = undo_edits(note, edits)
+    assert [s.text for s in restored.sections[1].statements] == ["Paracetamol continued.", "Chest X-ray."]
+    assert restored.sections[0].statements[0].text == "Right knee pain for two weeks."
+    assert [m.claim() for m in restored.medications] == ["paracetamol 1 g"]
+    assert all(c.chars_changed == 0 for c in section_changes(draft, restored).values())
+    changes = section_changes(restored, note)
+    assert (changes["plan"].statements_edited, changes["plan"].statements_added) == (1, 1)
+    assert changes["plan"].statements_deleted == 1 and changes["medications"].statements_deleted == 1

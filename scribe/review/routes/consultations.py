@@ -273,19 +273,29 @@ def write_unaided(request: Request, cid: str, user: User = Depends(deps.current_
 # --- recording and upload --------------------------------------------------------------------------
 
 
-def _record_page(request: Request, c: Consultation, error: str = "", status_code: int = 200) -> Response:
-    can_record = (
+def _started(c: Consultation) -> bool:
+    """Whether recording in the browser has begun (status RECORDING alone means consent given, ready to record)."""
+    return c.status == ConsultationStatus.RECORDING and c.metrics.recording_started_at is not None
+
+
+def _can_upload(c: Consultation) -> bool:
+    ready = c.status == ConsultationStatus.RECORDING and not _started(c)
+    return (
         c.consent is not None
         and c.consent.agreed
-        and c.status in (ConsultationStatus.CONSENT, ConsultationStatus.RECORDING, ConsultationStatus.FAILED)
         and c.current_version == 0
+        and (ready or c.status == ConsultationStatus.FAILED)
     )
+
+
+def _record_page(request: Request, c: Consultation, error: str = "", status_code: int = 200) -> Response:
     context = {
         "consultation": c,
         "base": f"/consultations/{c.id}",
         "error": error,
-        "can_record": can_record,
-        "interrupted": c.status == ConsultationStatus.RECORDING,
+        "can_record": _can_upload(c) and c.status == ConsultationStatus.RECORDING,
+        "can_upload": _can_upload(c),
+        "interrupted": _started(c) and c.current_version == 0,
         "max_upload_mb": deps.settings(request).max_upload_mb,
         "segments": [],
         "speaker_labels": SPEAKER_LABELS,
@@ -315,10 +325,9 @@ def start_recording(request: Request, cid: str, user: User = Depends(deps.curren
     """Mark the consultation RECORDING; the browser then sends chunks from sequence number 0."""
     c = load(request, cid, "record")
     _require_consent(c)
-    if c.status not in (ConsultationStatus.CONSENT, ConsultationStatus.FAILED) or c.current_version:
+    if c.status != ConsultationStatus.RECORDING or _started(c) or c.current_version:
         raise HTTPException(409, "This consultation is already recorded or recording; reload the page.")
     store = deps.store(request)
-    store.set_status(cid, ConsultationStatus.RECORDING)
 
     def started(m: ReviewMetrics) -> None:
         m.recording_started_at = _now()
@@ -342,7 +351,7 @@ async def recording_chunk(request: Request, cid: str, seq: int, user: User = Dep
         raise HTTPException(400, "The recording chunk is empty.")
     if len(data) > MAX_CHUNK_BYTES:
         raise HTTPException(413, "The recording chunk is too large.")
-    if c.status != ConsultationStatus.RECORDING:
+    if not _started(c):
         raise HTTPException(409, "This consultation is not recording; reload the page.")
     stored = deps.store(request).append_chunk(cid, seq, data)
     if stored and (worker := runner(request)) is not None:
@@ -354,7 +363,7 @@ async def recording_chunk(request: Request, cid: str, seq: int, user: User = Dep
 def stop_recording(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """End the recording: the transcript is finished (or made from the saved chunks) and the note drafted."""
     c = load(request, cid, "record")
-    if c.status != ConsultationStatus.RECORDING:
+    if not _started(c):
         raise HTTPException(409, "This consultation is not recording.")
     store = deps.store(request)
     if (worker := runner(request)) is not None:
@@ -388,7 +397,7 @@ def live_transcript(request: Request, cid: str, user: User = Depends(deps.curren
     c = load(request, cid, "transcript")
     worker = runner(request)
     segments = worker.live_segments(cid) if worker is not None else []
-    done = c.status not in (ConsultationStatus.CONSENT, ConsultationStatus.RECORDING)
+    done = c.status != ConsultationStatus.RECORDING
     context = {"segments": segments, "speaker_labels": SPEAKER_LABELS}
     return deps.render(request, "consultations/_live.html", context, status_code=286 if done else 200)
 
@@ -507,8 +516,8 @@ async def upload(request: Request, cid: str, user: User = Depends(deps.current_u
             raise _Refused(400, "Send the recording as a file from the upload form.")
         c = load(request, cid, "record")
         _require_consent(c)
-        if c.status not in (ConsultationStatus.CONSENT, ConsultationStatus.FAILED) or c.current_version:
-            raise _Refused(409, "This consultation already has a recording.")
+        if not _can_upload(c):
+            raise _Refused(409, "This consultation already has a recording, or is being recorded.")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit + 64 * 1024 and header_ok:
             raise _Refused(413, f"The file is larger than the {limit // (1024 * 1024)} MB limit.")

@@ -49,6 +49,7 @@ from scribe.review.editing import (
     diff_note,
     flags,
     section_changes,
+    undo_edits,
 )
 from scribe.review.routes.consultations import SPEAKER_LABELS, is_htmx, load, redirect, target
 
@@ -381,7 +382,8 @@ async def approve(request: Request, cid: str, user: User = Depends(deps.current_
     approval = Approval(user_id=user.id, name=user.full_name, attestation=ATTESTATION, flags_acknowledged=counted.total)
     approved = store.approve(cid, number, approval)
     first = store.get_version(cid, 1)
-    changes = section_changes(first.note, approved.note)
+    draft = undo_edits(first.note, sorted(store.edits(cid, 1), key=lambda e: e.at))
+    changes = section_changes(draft, approved.note)
 
     def record(m: ReviewMetrics) -> None:
         m.approved_at = approval.at
