@@ -177,6 +177,16 @@ class Store:
         return crypto.unwrap_key(self._kek, row.wrapped, scope=SYSTEM, purpose=SYSTEM)
 
     def _new_data_key(self, c: Connection, consultation_id: str, purpose: str) -> bytes:
+        keys = self._t["data_keys"]
+        current = c.execute(
+            select(keys.c.kek_id).where(keys.c.consultation_id.is_(None), keys.c.purpose == SYSTEM)
+        ).scalar_one()
+        if current != crypto.key_id(self._kek):
+            # Another process rotated the key: wrapping with ours would make this record unreadable.
+            raise KeyMissingError(
+                f"the store key was rotated (now key id {current}) while scribe ran with key id "
+                f"{crypto.key_id(self._kek)}; restart scribe with the new key"
+            )
         data_key = crypto.new_key()
         c.execute(
             insert(self._t["data_keys"]).values(
