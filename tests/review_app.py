@@ -8,18 +8,25 @@ import re
 from pathlib import Path
 
 import pyotp
+import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from scribe.config import Settings
 from scribe.records import Role, User
-from scribe.store import Store, open_store
+from scribe.store import Store, accounts, open_store
 from scribe.store.accounts import hash_password
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _SECRET = re.compile(r'name="secret" value="([A-Z2-7]+)"')
+
+
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with tiny parameters, so each sign-in in a test costs milliseconds, not half a second."""
+    monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def review_settings(tmp_path: Path, **overrides: object) -> Settings:

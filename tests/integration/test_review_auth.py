@@ -16,6 +16,7 @@ from review_app import (
     PASSWORD,
     add_user,
     csrf_from,
+    fast_password_hashing,
     page_csrf,
     review_app,
     review_settings,
@@ -28,9 +29,15 @@ from review_app import (
 from scribe.records import Role
 from scribe.review.app import TEMPLATES_DIR
 from scribe.review.security import CONTENT_SECURITY_POLICY
+from scribe.store.accounts import needs_rehash, verify_password
 
 PUBLIC = {("/login", "GET"), ("/login", "POST")}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_password_hashing(monkeypatch)
 
 
 @pytest.fixture
@@ -176,11 +183,11 @@ def test_next_never_leaves_the_site(setup) -> None:
 
 def test_outdated_password_hash_is_upgraded_at_sign_in(setup) -> None:
     app, store = setup
-    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    weak = PasswordHasher(time_cost=1, memory_cost=512, parallelism=1).hash(PASSWORD)
     user = store.create_user("carol", "Carol", Role.CLINICIAN, weak, totp_required=False)
     assert sign_in(TestClient(app), "carol").status_code == 303
     _, stored = store.find_user("carol")
-    assert stored != weak and "m=65536" in stored
+    assert stored != weak and not needs_rehash(stored) and verify_password(stored, PASSWORD)
     assert store.get_user(user.id).active
 
 
