@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,14 +62,14 @@ def create_app(settings: Settings, store: Store | None = None, *, worker: bool =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _apply_retention(store, settings)
+        await asyncio.to_thread(_apply_retention, store, settings)
         if worker:
             app.state.runner = _start_runner(store, settings)
         try:
             yield
         finally:
             if app.state.runner is not None:
-                app.state.runner.stop()
+                await asyncio.to_thread(app.state.runner.stop)  # finishes the job in hand
                 app.state.runner = None
             if owns_store:
                 store.close()

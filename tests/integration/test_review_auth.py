@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 import fastapi.routing
+import httpx
 import pyotp
 import pytest
 from argon2 import PasswordHasher
+from cli_runner import scribe
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from review_app import (
@@ -403,3 +411,61 @@ def test_base_layout_loads_htmx_and_app_js_and_has_a_skip_link(setup) -> None:
     assert '<a class="skip-link" href="#main">' in html and '<main id="main"' in html
     assert '"allowEval":false' in html and '<meta name="csrf-token"' in html
     assert 'action="/logout"' in html
+
+
+# --- app life cycle and `scribe serve` -------------------------------------------------------------------------
+
+
+def test_lifespan_starts_and_stops_the_job_runner(tmp_path: Path) -> None:
+    from scribe.review.app import create_app
+
+    settings = review_settings(tmp_path)
+    app = create_app(settings)  # opens (and at shutdown closes) its own store
+    with TestClient(app) as client:
+        runner = app.state.runner
+        assert runner is not None and runner._thread is not None and runner._thread.is_alive()
+        assert client.get("/login").status_code == 200
+    assert app.state.runner is None and not runner._thread
+
+
+def test_is_loopback() -> None:
+    from scribe.cli.serve import is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "127.0.1.1"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.20", "::", "scribe.example.nhs.uk"))
+
+
+def test_serve_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    result = scribe("serve", tmp_path=tmp_path, env={"SCRIBE_STORE_KEY_FILE": str(tmp_path / "missing.key")})
+    assert result.returncode == 9
+    assert "SCRIBE_STORE_KEY" in result.stderr and "init-key" in result.stderr
+
+
+def test_serve_answers_on_loopback_and_warns_for_other_addresses(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
+        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
+        "SCRIBE_STORE_KEY": base64.b64encode(os.urandom(32)).decode(),
+    }
+    command = [sys.executable, "-m", "scribe", "serve", "--no-worker", "--host", "0.0.0.0", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()[1]
+                assert time.monotonic() < deadline, "scribe serve did not answer within 60 s"
+                time.sleep(0.3)
+        assert response.status_code == 200 and "Sign in" in response.text
+        assert response.headers["x-frame-options"] == "DENY" and "server" not in response.headers
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert "warning" in stderr and "reachable from the network" in stderr
