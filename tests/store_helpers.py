@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from scribe.config import Settings, load_settings
 from scribe.records import NoteDraft, NoteSection, Segment, SpeakerRole, Statement, Transcript
@@ -39,3 +46,25 @@ def transcript(text: str = "My knee has hurt for two weeks.") -> Transcript:
         ],
         duration=4.0,
     )
+
+
+POSTGRES_URL = os.environ.get("SCRIBE_TEST_POSTGRES_URL", "")
+"""A PostgreSQL server for the store's tests, e.g. postgresql+psycopg://scribe@/postgres?host=/run/postgresql.
+
+When set, the store tests run against it as well as SQLite, each in a database of its own."""
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty database on the test server (dropped afterwards); yields its SQLAlchemy URL."""
+    server = make_url(POSTGRES_URL)
+    name = f"scribe_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from store_helpers import make_settings, note, transcript  # tests/ is on sys.path
+from store_helpers import POSTGRES_URL, make_settings, note, postgres_database, transcript  # tests/ is on sys.path
 
 from scribe.errors import NotFoundError, StateError
 from scribe.records import (
@@ -33,12 +33,21 @@ from scribe.records import (
 from scribe.store import Audio, Store, new_key, open_store
 from scribe.store import db as store_db
 
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
-@pytest.fixture
-def store(tmp_path: Path):
-    store = open_store(make_settings(tmp_path))
-    yield store
-    store.close()
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh store on SQLite, and on PostgreSQL too when SCRIBE_TEST_POSTGRES_URL names a server."""
+    if request.param == "sqlite":
+        store = open_store(make_settings(tmp_path))
+        yield store
+        store.close()
+        return
+    with postgres_database() as url:
+        store = open_store(make_settings(tmp_path, store_url=url))
+        yield store
+        store.close()
 
 
 @pytest.fixture
@@ -128,8 +137,10 @@ def test_sessions(store: Store, clinician: User) -> None:
     assert all(store.get_session(t) is None for t in tokens)
 
 
-def test_session_token_is_not_stored(store: Store, clinician: User, tmp_path: Path) -> None:
-    token = store.create_session(clinician.id, "127.0.0.1", 3600, second_factor_done=True)
+def test_session_token_is_not_stored(tmp_path: Path) -> None:
+    store = open_store(make_settings(tmp_path))
+    user = store.create_user("alice", "Dr Alice Smith", Role.CLINICIAN, "hash-a", totp_required=False)
+    token = store.create_session(user.id, "127.0.0.1", 3600, second_factor_done=True)
     store.close()
     assert token.encode() not in (tmp_path / "data" / "scribe.db").read_bytes()
 

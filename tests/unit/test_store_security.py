@@ -240,3 +240,18 @@ def test_audit_chain_detects_edits_and_removals(settings) -> None:
     raw(db, "DELETE FROM audit WHERE id = 2")
     assert store.verify_audit() == (False, 1)
     store.close()
+
+
+def test_a_store_left_running_after_rotation_wraps_nothing_with_the_old_key(settings, tmp_path: Path) -> None:
+    running = open_store(settings)
+    owner = running.create_user("alice", "A", Role.CLINICIAN, "h", totp_required=False)
+    rotating = open_store(settings)
+    fresh = new_key()
+    rotating.rotate_key(fresh)
+    rotating.close()
+    with pytest.raises(KeyMissingError, match="restart scribe with the new key"):
+        running.create_consultation(owner.id, "gp", PatientDetails(name="P"))
+    running.close()
+    store = open_store(make_settings(tmp_path, fresh))
+    assert store.list_consultations() == []
+    store.close()
