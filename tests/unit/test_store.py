@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from store_helpers import POSTGRES_URL, make_settings, note, postgres_database, transcript  # tests/ is on sys.path
 
-from scribe.errors import NotFoundError, StateError
+from scribe.errors import NotFoundError, StateError, StoreError
 from scribe.records import (
     Approval,
     AudioInfo,
@@ -436,3 +436,14 @@ def test_consultations_for_retention(store: Store, clinician: User) -> None:
     store.approve(cid, 1, approval)
     [row] = store.consultations_for_retention()
     assert (row.id, row.status, row.metrics.approved_at) == (cid, ConsultationStatus.APPROVED, approval.at)
+
+
+def test_a_store_from_a_newer_scribe_is_refused(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    open_store(settings).close()
+    engine = store_db.create_db_engine(settings.database_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    with pytest.raises(StoreError, match="upgrade scribe"):
+        open_store(settings)
