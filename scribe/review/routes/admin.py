@@ -52,6 +52,7 @@ def _users_page(request: Request, *, notice: str = "", error: str = "", form: di
 @router.get("/users")
 def users(request: Request, notice: str = "", admin: User = Depends(deps.admin_user)) -> Response:
     """Every user, with the actions an admin can take, and the form to add one."""
+    deps.audit(request, "view", "users")
     return _users_page(request, notice=_NOTICES.get(notice, ""))
 
 
