@@ -21,7 +21,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
@@ -130,10 +130,13 @@ def second_factor_pending(request: Request, who: SignedIn) -> bool:
 
 
 def _here(request: Request) -> str:
-    """This request's path and query, as a safe ``next`` target."""
-    path = request.url.path
+    """The page to come back to after signing in: this page, or for htmx the page the fragment was for."""
+    if "hx-request" in request.headers:
+        current = urlsplit(request.headers.get("hx-current-url", "/"))
+        return f"{current.path}?{current.query}" if current.query else current.path or "/"
     if request.method not in ("GET", "HEAD"):
         return "/"
+    path = request.url.path
     return f"{path}?{request.url.query}" if request.url.query else path
 
 

@@ -182,6 +182,14 @@ def test_planted_session_token_is_not_adopted(setup) -> None:
     assert store.get_session(fresh["scribe_session"].value) is not None
 
 
+def test_htmx_requests_without_a_session_return_to_their_page(setup) -> None:
+    app, _ = setup
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver/account?tab=x"}
+    response = TestClient(app).get("/account/totp", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/account%3Ftab%3Dx"
+
+
 def test_next_never_leaves_the_site(setup) -> None:
     app, _ = setup
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
