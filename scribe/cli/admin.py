@@ -28,7 +28,9 @@ from scribe.store.retention import apply_retention
 store_app = typer.Typer(
     help="The encrypted store: key, schema migrations, key rotation, retention.", no_args_is_help=True
 )
-users_app = typer.Typer(help="Local accounts: add, list, disable, reset a second factor.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Local accounts: add, list, disable or enable, reset a second factor.", no_args_is_help=True
+)
 
 console = Console()
 
@@ -238,6 +240,19 @@ def disable_user(username: str = typer.Argument(..., help="Sign-in name.")) -> N
     finally:
         store.close()
     console.print(f"disabled {user.username}; their sessions are ended", highlight=False)
+
+
+@users_app.command("enable")
+def enable_user(username: str = typer.Argument(..., help="Sign-in name.")) -> None:
+    """Let a disabled user sign in again."""
+    store = open_store(load_settings())
+    try:
+        user = _find(store, username)
+        store.update_user(user.id, active=True)
+        _audit(store, "user-enable", f"user:{user.id}")
+    finally:
+        store.close()
+    console.print(f"enabled {user.username}", highlight=False)
 
 
 @users_app.command("reset-totp")

@@ -114,9 +114,13 @@ def test_users_and_audit(keyed: Path) -> None:
     users = {u.username: u for u in store.list_users()}
     assert users["root"].totp_required and not users["root"].totp_enabled and not users["alice"].active
     store.close()
+    assert run(keyed, "users", "enable", "alice").returncode == 0
+    store = open_store(settings)
+    assert store.find_user("alice")[0].active  # type: ignore[index]
+    store.close()
 
     table = run(keyed, "audit", "--verify")
-    assert table.returncode == 0 and "audit chain intact (4 events)" in table.stdout
+    assert table.returncode == 0 and "audit chain intact (5 events)" in table.stdout
     data = json.loads(run(keyed, "audit", "--format", "json", "--action", "user-add").stdout)
     assert [e["target"] for e in data["events"]] == ["user:2", "user:1"]
     assert all(e["username"].startswith("cli:") and e["user_id"] is None for e in data["events"])
