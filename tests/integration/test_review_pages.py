@@ -433,7 +433,7 @@ def test_recording_in_chunks(world: World) -> None:
     assert [j.kind for j in world.store.jobs(cid)] == [JobKind.TRANSCRIBE]
     assert alice.get(f"/consultations/{cid}/live", headers=HX).status_code == 286
     status = alice.get(f"/consultations/{cid}/status", headers=HX)
-    assert "Transcribing" in status.text
+    assert "being turned into a transcript" in status.text
 
 
 def test_upload_checks(tmp_path: Path) -> None:

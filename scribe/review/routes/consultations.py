@@ -44,12 +44,12 @@ MAX_CHUNK_BYTES = 16 * 1024 * 1024
 
 _PIPELINE = (ConsultationStatus.TRANSCRIBING, ConsultationStatus.DRAFTING)
 _STATUS_TEXT = {
-    ConsultationStatus.CONSENT: "Waiting for a recording or an upload.",
-    ConsultationStatus.RECORDING: "Recording.",
-    ConsultationStatus.TRANSCRIBING: "Transcribing the recording. This page updates by itself.",
-    ConsultationStatus.DRAFTING: "Drafting the note from the transcript. This page updates by itself.",
+    ConsultationStatus.CONSENT: "Waiting for the patient's consent.",
+    ConsultationStatus.RECORDING: "Ready for a recording or an upload.",
+    ConsultationStatus.TRANSCRIBING: "The recording is being turned into a transcript. This page updates by itself.",
+    ConsultationStatus.DRAFTING: "The note is being drafted from the transcript. This page updates by itself.",
     ConsultationStatus.DRAFTED: "The draft is ready for your review.",
-    ConsultationStatus.FAILED: "A stage failed; see below.",
+    ConsultationStatus.FAILED: "A stage failed; see the message above.",
 }
 
 
@@ -71,6 +71,15 @@ def load(request: Request, cid: str, action: str) -> Consultation:
 def runner(request: Request) -> Any:
     """The app's JobRunner, or None when the app runs without a worker (tests, `scribe serve --no-worker`)."""
     return getattr(request.app.state, "runner", None)
+
+
+def queue(request: Request, cid: str, kind: JobKind) -> None:
+    """Queue a background job, waking the worker when the app runs one (else a later worker picks it up)."""
+    worker = runner(request)
+    if worker is not None:
+        worker.submit(cid, kind)
+    else:
+        deps.store(request).enqueue(cid, kind)
 
 
 def is_htmx(request: Request) -> bool:
@@ -561,9 +570,10 @@ def retry(request: Request, cid: str, user: User = Depends(deps.current_user)) -
     store = deps.store(request)
     if store.get_transcript(cid) is not None:
         store.set_status(cid, ConsultationStatus.DRAFTING)
-        store.enqueue(cid, JobKind.DRAFT)
+        queue(request, cid, JobKind.DRAFT)
     elif store.get_audio(cid, "original") is not None:
-        _queue_transcription(store, cid)
+        store.set_status(cid, ConsultationStatus.TRANSCRIBING)
+        queue(request, cid, JobKind.TRANSCRIBE)
     else:
         raise HTTPException(409, "There is no recording to retry; upload one instead.")
     deps.audit(request, "retry", target(cid))

@@ -51,7 +51,7 @@ from scribe.review.editing import (
     section_changes,
     undo_edits,
 )
-from scribe.review.routes.consultations import SPEAKER_LABELS, is_htmx, load, redirect, target
+from scribe.review.routes.consultations import SPEAKER_LABELS, is_htmx, load, queue, redirect, target
 
 logger = logging.getLogger(__name__)
 
@@ -448,7 +448,7 @@ def redraft_letters(request: Request, cid: str, user: User = Depends(deps.curren
     c = load(request, cid, "edit")
     if not c.current_version:
         raise HTTPException(409, "There is no note to draft letters from yet.")
-    deps.store(request).enqueue(cid, JobKind.LETTERS)
+    queue(request, cid, JobKind.LETTERS)
     deps.audit(request, "redraft-letters", target(cid))
     return redirect(f"/consultations/{cid}?tab=letters")
 
