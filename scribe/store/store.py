@@ -153,7 +153,10 @@ class Store:
     def _open_system_key(self) -> bytes:
         keys = self._t["data_keys"]
         ours = crypto.key_id(self._kek)
+        head = self._t["audit_head"]
         with self._write() as c:
+            # Serialise first opens (PostgreSQL), so that two processes cannot both make a system key.
+            c.execute(select(head.c.id).where(head.c.id == 1).with_for_update())
             row = c.execute(
                 select(keys).where(keys.c.consultation_id.is_(None), keys.c.purpose == SYSTEM)
             ).one_or_none()
@@ -237,8 +240,13 @@ class Store:
         return crypto.unseal(self._data_key(c, cid, purpose), blob, crypto.aad(table, row, cid, kind), what=what)
 
     def _consultation_row(self, c: Connection, consultation_id: str) -> Row:
+        """The consultation's row; in a write transaction also locked (PostgreSQL), so that
+        read-modify-write changes to one consultation (versions, metrics, states) run one at a time."""
         t = self._t["consultations"]
-        row = c.execute(select(t).where(t.c.id == consultation_id)).one_or_none()
+        query = select(t).where(t.c.id == consultation_id)
+        if c.get_execution_options().get(db.IMMEDIATE):
+            query = query.with_for_update()
+        row = c.execute(query).one_or_none()
         if row is None:
             raise NotFoundError(f"consultation {consultation_id} does not exist (or was deleted under retention)")
         return row
@@ -793,6 +801,7 @@ class Store:
             raise ValueError("the edit belongs to another consultation or version")
         versions, edits = self._t["versions"], self._t["edits"]
         with self._write() as c:
+            self._consultation_row(c, consultation_id)
             row = self._version_row(c, consultation_id, version)
             if row.state != NoteState.DRAFT:
                 raise StateError(
@@ -854,6 +863,7 @@ class Store:
         """
         versions = self._t["versions"]
         with self._write() as c:
+            self._consultation_row(c, consultation_id)
             row = self._version_row(c, consultation_id, version)
             if row.state != NoteState.DRAFT:
                 raise StateError(
@@ -891,6 +901,7 @@ class Store:
         """
         versions = self._t["versions"]
         with self._write() as c:
+            self._consultation_row(c, consultation_id)
             row = self._version_row(c, consultation_id, version)
             if row.state != NoteState.DRAFT:
                 raise StateError(

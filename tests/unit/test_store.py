@@ -447,3 +447,21 @@ def test_a_store_from_a_newer_scribe_is_refused(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(StoreError, match="upgrade scribe"):
         open_store(settings)
+
+
+def test_concurrent_versions_get_distinct_numbers(store: Store, clinician: User) -> None:
+    cid = consenting(store, clinician)
+
+    def worker() -> None:
+        for _ in range(5):
+            store.add_version(cid, note(), created_by=clinician.id)
+            store.update_metrics(cid, lambda m: setattr(m, "active_review_seconds", m.active_review_seconds + 1))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [v.version for v in store.list_versions(cid)] == list(range(1, 21))
+    consultation = store.get_consultation(cid)
+    assert consultation.current_version == 20 and consultation.metrics.active_review_seconds == 20
