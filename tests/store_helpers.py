@@ -49,15 +49,15 @@ def transcript(text: str = "My knee has hurt for two weeks.") -> Transcript:
 
 
 POSTGRES_URL = os.environ.get("SCRIBE_TEST_POSTGRES_URL", "")
-"""A PostgreSQL server for the store's tests, e.g. postgresql+psycopg://scribe@/postgres?host=/run/postgresql.
+"""An existing PostgreSQL server for the store's tests, e.g. postgresql+psycopg://scribe@/postgres?host=/run/postgresql.
 
-When set, the store tests run against it as well as SQLite, each in a database of its own."""
+When unset, the tests start a throwaway server of their own (the `postgres_url` fixture)."""
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty database on the test server (dropped afterwards); yields its SQLAlchemy URL."""
-    server = make_url(POSTGRES_URL)
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A fresh, empty database on the server at ``server_url`` (dropped afterwards); yields its SQLAlchemy URL."""
+    server = make_url(server_url)
     name = f"scribe_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -33,18 +33,17 @@ from scribe.records import (
 from scribe.store import Audio, Store, new_key, open_store
 from scribe.store import db as store_db
 
-BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
-
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path):
-    """A fresh store on SQLite, and on PostgreSQL too when SCRIBE_TEST_POSTGRES_URL names a server."""
+    """A fresh store on SQLite, and on a real PostgreSQL (SCRIBE_TEST_POSTGRES_URL's, or a throwaway one)."""
     if request.param == "sqlite":
         store = open_store(make_settings(tmp_path))
         yield store
         store.close()
         return
-    with postgres_database() as url:
+    server = POSTGRES_URL or request.getfixturevalue("postgres_url")
+    with postgres_database(server) as url:
         store = open_store(make_settings(tmp_path, store_url=url))
         yield store
         store.close()
