@@ -14,7 +14,7 @@ APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core chromium chromium-
 DEMO   := .cache/demo
 HTMX   := scribe/review/static/vendor/htmx.min.js
 
-.PHONY: demo test system-deps venv bench-asr bench-notes synth clean
+.PHONY: demo serve test system-deps venv bench-asr bench-notes bench-review synth clean
 
 venv: $(STAMP) $(HTMX)
 
@@ -56,6 +56,12 @@ demo: $(STAMP) $(HTMX)
 	$(VENV)/bin/scribe letter $(DEMO)/transcript.json --kind patient --note $(DEMO)/note.json -f json -o $(DEMO)/patient-letter.json
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f markdown
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f pdf -o $(DEMO)/patient-letter.pdf
+	@echo "-- clinician review in the web app: encrypted store, sign-in, a correction, approval, export, audit trail"
+	$(PY) scripts/demo_review.py --demo $(DEMO)
+
+# The review app on the demo's store (make demo first): http://127.0.0.1:8400/
+serve: $(STAMP) $(HTMX)
+	SCRIBE_DATA_DIR=$(DEMO)/store SCRIBE_STORE_KEY_FILE=$(DEMO)/store.key $(VENV)/bin/scribe serve
 
 test: system-deps $(STAMP) $(HTMX)
 	$(VENV)/bin/ruff check .
@@ -76,6 +82,10 @@ bench-notes: system-deps $(STAMP)
 	$(PY) scripts/bench_notes.py --quality aci --grounding --limit $(NOTES_LIMIT)
 	$(PY) scripts/bench_notes.py --quality primock --limit $(NOTES_LIMIT)
 	$(PY) scripts/bench_notes.py --speed --repeats 3
+
+# The review app: review-page render time (20-minute synthetic consultation), 20 clinicians for 60 s.
+bench-review: $(STAMP) $(HTMX)
+	$(PY) scripts/bench_review.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info node_modules $(dir $(HTMX))

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""`make demo`, review part: the demo's draft goes through the review app the way a clinician's would.
+
+Loads the demo's SYNTHETIC sample consultation (its audio, the transcript and note the demo just
+made, and the patient letter) into a fresh encrypted store under ``.cache/demo/store``, starts a
+real ``scribe serve`` on 127.0.0.1, and over HTTP: signs in as the demo clinician, opens the
+review page, corrects a statement, approves with the attestation, exports the approved note as
+text; then signs in as the demo integrator and shows what that role may not read. Ends with the
+audit trail and how to open the app in a browser (`make serve`).
+
+Usage::
+
+    .venv/bin/python scripts/demo_review.py --demo .cache/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from scribe.config import load_settings
+from scribe.notes.inputs import load_transcript
+from scribe.records import Consent, ConsultationStatus, Letter, NoteDraft, PatientDetails, Role
+from scribe.review.pipeline import decode_recording, playback_flac
+from scribe.store import Audio, open_store
+from scribe.store.accounts import hash_password
+from scribe.store.crypto import new_key, write_key_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_review import free_port, start_server  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "tests" / "data" / "sample_mono.flac"
+PASSWORD = "demo-password-change-me"  # a demo store only; real accounts come from `scribe users add`
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+log = logging.getLogger("demo_review")
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def fill(demo: Path) -> tuple[dict[str, str], str]:
+    """A fresh store holding the demo consultation, drafted and waiting for review; returns env and its id."""
+    store_dir, key_file = demo / "store", demo / "store.key"
+    shutil.rmtree(store_dir, ignore_errors=True)
+    if not key_file.exists():
+        write_key_file(key_file, new_key())
+    env = {
+        **os.environ,
+        "SCRIBE_DATA_DIR": str(store_dir),
+        "SCRIBE_STORE_KEY_FILE": str(key_file),
+        "SCRIBE_CONFIG": str(demo / "none.toml"),
+    }
+    settings = load_settings(data_dir=store_dir, store_key_file=key_file)
+    store = open_store(settings)
+    try:
+        clinician = store.create_user(
+            "demo.clinician", "Dr Demo Clinician", Role.CLINICIAN, hash_password(PASSWORD), totp_required=False
+        )
+        store.create_user(
+            "demo.integrator", "Demo EPR Integrator", Role.INTEGRATOR, hash_password(PASSWORD), totp_required=False
+        )
+        patient = PatientDetails(
+            name="Synthetic Patient", nhs_number="9434765919", reason="headache (synthetic sample)"
+        )
+        c = store.create_consultation(clinician.id, "gp", patient)
+        store.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=clinician.id))
+        data = SAMPLE.read_bytes()
+        store.put_audio(c.id, "original", Audio(data, "audio/flac"))
+        store.put_audio(c.id, "playback", playback_flac(decode_recording(data, settings)))
+        store.put_transcript(c.id, load_transcript(demo / "transcript.json"))
+        note = NoteDraft.model_validate_json((demo / "note.json").read_text())
+        version = store.add_version(c.id, note, created_by=None)
+        letter_file = demo / "patient-letter.json"
+        if letter_file.exists():
+            store.put_letter(c.id, version.version, Letter.model_validate_json(letter_file.read_text()))
+        store.set_status(c.id, ConsultationStatus.DRAFTED)
+        return env, c.id
+    finally:
+        store.close()
+
+
+def sign_in(client: httpx.Client, username: str) -> str:
+    page = client.get("/login")
+    token = CSRF_FIELD.search(page.text).group(1)
+    client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/"})
+    home = client.get("/")
+    home.raise_for_status()
+    return CSRF_META.search(home.text).group(1)
+
+
+def first_statement(note: NoteDraft) -> tuple[str, int, str]:
+    for section in note.sections:
+        if section.statements:
+            return section.key, 0, section.statements[0].text
+    raise SystemExit("the demo note has no statements to correct")
+
+
+def walk(base: str, cid: str, note: NoteDraft) -> None:
+    with httpx.Client(base_url=base, timeout=60, follow_redirects=True) as client:
+        csrf = sign_in(client, "demo.clinician")
+        say("signed in as demo.clinician (clinician)")
+        started = time.perf_counter()
+        page = client.get(f"/consultations/{cid}")
+        page.raise_for_status()
+        took = (time.perf_counter() - started) * 1000
+        flagged = page.text.count("is-unsupported")
+        size = len(page.content) // 1024
+        say(f"review page: HTTP {page.status_code}, {size} KiB in {took:.0f} ms; {flagged} statements flagged")
+        key, index, before = first_statement(note)
+        after = before.rstrip(".") + " (checked by the clinician)."
+        edit = client.post(
+            f"/consultations/{cid}/statements/{key}/{index}",
+            data={"text": after, "version": "1", "csrf_token": csrf},
+        )
+        edit.raise_for_status()
+        say(f"corrected [{key}] {before!r}\n          -> {after!r}")
+        approve = client.post(
+            f"/consultations/{cid}/approve",
+            data={"attest": "yes", "flags_checked": "yes", "version": "1", "csrf_token": csrf},
+        )
+        approve.raise_for_status()
+        say("approved with the attestation; the recording was deleted at approval (retention policy default)")
+        text = client.get(f"/consultations/{cid}/export/text")
+        text.raise_for_status()
+        say("-- the approved note exported as text (for an EPR without FHIR):")
+        say(text.text.rstrip())
+
+    with httpx.Client(base_url=base, timeout=60, follow_redirects=True) as client:
+        sign_in(client, "demo.integrator")
+        note_page = client.get(f"/consultations/{cid}")
+        audio = client.get(f"/consultations/{cid}/audio")
+        say(f"-- signed in as demo.integrator: approved note HTTP {note_page.status_code}, "
+            f"recording HTTP {audio.status_code} (integrators never read transcripts or audio)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--demo", type=Path, default=ROOT / ".cache" / "demo", help="Where `make demo` keeps its files."
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if not (args.demo / "note.json").exists():
+        raise SystemExit(f"{args.demo / 'note.json'} not found: run the earlier `make demo` steps first")
+    env, cid = fill(args.demo)
+    note = NoteDraft.model_validate_json((args.demo / "note.json").read_text())
+    port = free_port()
+    server = start_server(env, port)
+    try:
+        walk(f"http://127.0.0.1:{port}", cid, note)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    scribe = Path(sys.executable).with_name("scribe")
+    say("-- the audit trail (who, what, when, from where; hash-chained):")
+    subprocess.run([str(scribe), "audit", "--limit", "12"], env={**env, "COLUMNS": "160"}, check=True)
+    subprocess.run([str(scribe), "audit", "--verify"], env=env, check=True)
+    say(json.dumps({"store": str(args.demo / "store"), "consultation": cid}))
+    say(f"Open the app in a browser: `make serve`, then http://127.0.0.1:8400/ as demo.clinician / {PASSWORD}")
+
+
+if __name__ == "__main__":
+    main()
