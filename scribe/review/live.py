@@ -83,11 +83,13 @@ class LiveSession:
         lock: threading.Lock,
         *,
         next_seq: int = 0,
+        preload: bytes = b"",
     ) -> None:
         self.consultation_id = consultation_id
         self._make_transcriber = make_transcriber
         self._lock = lock
         self._stream = ChunkStream()
+        self._stream.write(preload)  # chunks stored before this session began (a restart mid-recording)
         self._segments: list[Segment] = []
         self._segments_lock = threading.Lock()
         self._pending: dict[int, bytes] = {}
@@ -118,13 +120,22 @@ class LiveSession:
     def failed(self) -> bool:
         return bool(self.error)
 
+    @property
+    def bytes_received(self) -> int:
+        """Bytes of the recording this session was given, to compare with what the store holds."""
+        return self._stream.received
+
+    def end_input(self) -> None:
+        """No more chunks will come; decoding runs on to the end of what arrived."""
+        self._stream.end()
+
     def finish(self, timeout: float | None = None) -> Transcript:
         """Recording stopped: decode the rest, transcribe the last stretch, return the whole transcript.
 
         Raises TranscriptionError when live decoding failed; the caller then transcribes the
         stored recording from the start instead. Must not be called with ``lock`` held.
         """
-        self._stream.end()
+        self.end_input()
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise TranscriptionError("live transcription did not finish in time; transcribing the recording instead")
@@ -138,7 +149,7 @@ class LiveSession:
 
     def abort(self) -> None:
         """Stop without a transcript (server shutting down); the stored chunks remain."""
-        self._stream.end()
+        self.end_input()
         self._thread.join(10)
 
     def _add(self, segments: list[Segment]) -> None:

@@ -3,8 +3,11 @@ chunks, and the job runner from upload to a drafted note (Whisper tiny.en, SmolL
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +18,27 @@ from scribe.asr.engine import decode_options
 from scribe.asr.streaming import LiveTranscriber
 from scribe.asr.transcribe import speaker_options
 from scribe.audio.decode import decode_bytes, decode_file
-from scribe.config import Settings
-from scribe.errors import TranscriptionError
+from scribe.config import Settings, load_settings
+from scribe.errors import BackendError, StateError, TranscriptionError
+from scribe.records import (
+    Consent,
+    ConsultationStatus,
+    JobKind,
+    JobState,
+    Letter,
+    LetterKind,
+    NoteDraft,
+    PatientDetails,
+    Role,
+    Statement,
+    Transcript,
+)
+from scribe.review import pipeline
+from scribe.review.jobs import JobRunner
 from scribe.review.live import ChunkStream, LiveSession
 from scribe.review.pipeline import playback_flac, transcribe_audio
+from scribe.store import Audio, Store, open_store
+from scribe.store.crypto import encode_key, new_key
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +126,229 @@ def test_live_session_that_cannot_decode_fails_alone(settings: Settings, tiny_en
         session.finish(timeout=30)
     assert session.failed
     assert session.segments() == []
+
+
+# --- the job runner on a real store --------------------------------------------------------------
+
+
+BRIEF_TEMPLATE = """
+name = "brief"
+title = "Brief note"
+[[sections]]
+key = "summary"
+title = "Summary"
+instruction = "Why the patient came and what was agreed."
+max_statements = 2
+"""
+
+
+@pytest.fixture
+def job_settings(tmp_path: Path, settings: Settings) -> Settings:
+    """Small models, and a one-section site template so SmolLM2 drafts in seconds on a busy machine."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "brief.toml").write_text(BRIEF_TEMPLATE)
+    return load_settings(
+        data_dir=tmp_path / "data",
+        templates_dir=templates,
+        cache_dir=settings.model_cache,
+        store_key=encode_key(new_key()),
+        asr_model="whisper-tiny.en",
+        device="cpu",
+        llm_model="smollm2-135m-instruct",
+        llm_context=2048,
+        llm_max_tokens=120,
+        llm_attempts=1,
+    )
+
+
+@pytest.fixture
+def store(job_settings: Settings) -> Iterator[Store]:
+    opened = open_store(job_settings)
+    yield opened
+    opened.close()
+
+
+def consultation(store: Store) -> str:
+    """A consultation whose patient agreed to recording (status RECORDING)."""
+    user = store.create_user("dr-test", "Dr Test", Role.CLINICIAN, "not-a-hash", totp_required=False)
+    created = store.create_consultation(user.id, "brief", PatientDetails(name="Test Patient", reason="knee pain"))
+    store.set_consent(created.id, Consent(informed=True, agreed=True, recorded_by=user.id))
+    return created.id
+
+
+def no_llm(*args: object, **kwargs: object) -> None:
+    raise BackendError("the language model is switched off in this test")
+
+
+def test_upload_to_drafted_note_and_letters(
+    store: Store, job_settings: Settings, sample_mono: Path, tiny_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def quick_letters(note: NoteDraft, transcript: Transcript, settings: Settings, backend: object) -> list[Letter]:
+        assert note.template == "brief" and transcript.segments
+        return [Letter(kind=kind, paragraphs=[[Statement(text=f"{kind} letter")]]) for kind in LetterKind]
+
+    monkeypatch.setattr(pipeline, "letters", quick_letters)  # real letters take minutes on 2 busy cores
+    cid = consultation(store)
+    runner = JobRunner(store, job_settings, engine=tiny_engine)
+    runner.start()
+    try:
+        store.put_audio(cid, "original", Audio(data=sample_mono.read_bytes(), media_type="audio/flac"))
+        runner.submit_upload(cid)
+        assert runner.wait_idle(timeout=900)
+        with pytest.raises(StateError):
+            runner.submit_upload(cid)  # drafted: no more audio
+    finally:
+        runner.stop()
+    done = store.get_consultation(cid)
+    assert done.status == ConsultationStatus.DRAFTED, done.error
+    assert [(j.kind, j.state) for j in store.jobs(cid)] == [
+        (JobKind.TRANSCRIBE, JobState.DONE),
+        (JobKind.DRAFT, JobState.DONE),
+        (JobKind.LETTERS, JobState.DONE),
+    ]
+    assert store.get_transcript(cid).segments
+    version = store.get_version(cid)
+    assert (version.version, version.created_by) == (1, None)
+    assert [s.key for s in version.note.sections] == ["summary"]
+    assert version.note.backend == "llamacpp"
+    assert done.metrics.draft_ready_at is not None
+    assert done.audio is not None and done.audio.duration == pytest.approx(45, abs=1)
+    assert {t.stage for t in done.timings} >= {"asr", "draft"}
+    playback = store.get_audio(cid, "playback")
+    assert playback is not None and playback.media_type == "audio/flac"
+    assert decode_bytes(playback.data).duration == pytest.approx(45, abs=1)
+    for kind in LetterKind:
+        assert store.get_letter(cid, kind).statements()[0].text == f"{kind} letter"
+    # no audio or transcript was written anywhere in the data folder but the store's own files
+    names = {p.name for p in job_settings.data_dir.iterdir()}
+    assert names <= {"scribe.db", "scribe.db-wal", "scribe.db-shm"}, names
+
+
+def test_corrupt_stored_audio_fails_with_a_plain_message(store: Store, job_settings: Settings) -> None:
+    cid = consultation(store)
+    store.put_audio(cid, "original", Audio(data=b"Patient said something private. " * 50, media_type="audio/webm"))
+    runner = JobRunner(store, job_settings)
+    runner.start()
+    try:
+        runner.submit_upload(cid)
+        assert runner.wait_idle(timeout=60)
+    finally:
+        runner.stop()
+    failed = store.get_consultation(cid)
+    assert failed.status == ConsultationStatus.FAILED
+    assert failed.error.startswith("transcription failed (CorruptAudioError): the recording:")
+    assert "private" not in failed.error
+    (job,) = store.jobs(cid)
+    assert (job.state, job.error) == (JobState.FAILED, failed.error)
+
+
+def test_live_recording_transcribed_while_it_arrives(
+    store: Store, job_settings: Settings, webm_chunks: list[bytes], tiny_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the live transcript should have been used")
+
+    monkeypatch.setattr(pipeline, "transcribe_audio", not_again)
+    monkeypatch.setattr(pipeline, "draft", no_llm)
+    cid = consultation(store)
+    runner = JobRunner(store, job_settings, engine=tiny_engine)
+    runner.start()
+    try:
+        for seq, chunk in enumerate(webm_chunks):
+            assert store.append_chunk(cid, seq, chunk)
+            runner.live_chunk(cid, seq, chunk)
+        deadline = time.monotonic() + 120
+        while not runner.live_segments(cid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert runner.live_segments(cid)
+        runner.stop_recording(cid)
+        with pytest.raises(StateError):
+            runner.stop_recording(cid)
+        assert runner.wait_idle(timeout=300)
+    finally:
+        runner.stop()
+    transcript = store.get_transcript(cid)
+    assert transcript is not None and transcript.segments
+    original = store.get_audio(cid, "original")
+    assert original == Audio(data=b"".join(webm_chunks), media_type="audio/webm")
+    jobs = store.jobs(cid)
+    assert [(j.kind, j.state) for j in jobs] == [(JobKind.TRANSCRIBE, JobState.DONE), (JobKind.DRAFT, JobState.FAILED)]
+    done = store.get_consultation(cid)
+    assert done.metrics.recording_started_at is not None and done.metrics.recording_stopped_at is not None
+    assert done.status == ConsultationStatus.FAILED
+    assert done.error == "drafting failed (BackendError): the language model is switched off in this test"
+
+
+def test_restart_requeues_the_running_job_and_transcribes_stored_chunks(
+    store: Store, job_settings: Settings, webm_chunks: list[bytes], tiny_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "draft", no_llm)
+    cid = consultation(store)
+    for seq, chunk in enumerate(webm_chunks):  # recorded while the live session was lost
+        store.append_chunk(cid, seq, chunk)
+    JobRunner(store, job_settings).stop_recording(cid)  # the old server queued the job ...
+    assert store.claim_job() is not None  # ... took it, and died
+    assert store.jobs(cid)[0].state == JobState.RUNNING
+    runner = JobRunner(store, job_settings, engine=tiny_engine)
+    runner.start()
+    try:
+        assert runner.wait_idle(timeout=300)
+    finally:
+        runner.stop()
+    first = store.jobs(cid)[0]
+    assert (first.kind, first.state, first.attempts) == (JobKind.TRANSCRIBE, JobState.DONE, 2)
+    assert store.get_transcript(cid).segments
+
+
+def test_resumed_live_session_is_seeded_with_stored_chunks(
+    store: Store, job_settings: Settings, webm_chunks: list[bytes], tiny_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "draft", no_llm)
+    cid = consultation(store)
+    runner = JobRunner(store, job_settings, engine=tiny_engine)
+    runner.start()
+    try:
+        for seq, chunk in enumerate(webm_chunks):
+            store.append_chunk(cid, seq, chunk)
+            if seq >= 8:  # the server restarted after chunk 7 arrived
+                runner.live_chunk(cid, seq, chunk)
+        runner.stop_recording(cid)
+        assert runner.wait_idle(timeout=300)
+    finally:
+        runner.stop()
+    transcript = store.get_transcript(cid)
+    assert transcript is not None and transcript.segments[0].start < 5  # from the very start of the recording
+
+
+def test_a_job_the_server_keeps_dying_in_is_given_up(store: Store, job_settings: Settings) -> None:
+    cid = consultation(store)
+    store.enqueue(cid, JobKind.LETTERS)
+    for _ in range(3):
+        store.claim_job()
+        store.requeue_running()
+    runner = JobRunner(store, job_settings)
+    runner.start()
+    try:
+        assert runner.wait_idle(timeout=60)
+    finally:
+        runner.stop()
+    (job,) = store.jobs(cid)
+    assert job.state == JobState.FAILED and "3 times" in job.error
+    assert store.get_consultation(cid).status == ConsultationStatus.RECORDING  # letters never fail the consultation
+
+
+def test_retention_runs_between_jobs(store: Store, job_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[object, object]] = []
+    fake = types.ModuleType("scribe.store.retention")
+    fake.apply_retention = lambda s, cfg, now=None: calls.append((s, cfg))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "scribe.store.retention", fake)
+    runner = JobRunner(store, job_settings, retention_interval=0.1, poll_seconds=0.05)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    assert len(calls) >= 2 and calls[0] == (store, job_settings)
