@@ -332,7 +332,7 @@ class JobRunner:
             self.store.add_version(cid, note, created_by=None)
             if "draft" in note.timings:
                 self.store.add_timings(cid, [note.timings["draft"]])
-        elif consultation.status != ConsultationStatus.DRAFTING:
+        elif consultation.status not in (ConsultationStatus.DRAFTING, ConsultationStatus.FAILED):
             return  # already drafted and moved on (a job requeued after a restart)
         self.store.update_metrics(cid, _stamp("draft_ready_at"))
         self.store.set_status(cid, ConsultationStatus.DRAFTED)
