@@ -502,3 +502,11 @@ def test_no_inline_script_or_style_in_pages(world: World) -> None:
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert " style=" not in html and "<style" not in html, path
         assert not re.search(r"\son[a-z]+=", html), path
+
+
+def test_changes_tab_diffs_the_models_draft_against_the_edited_first_version(world: World) -> None:
+    base = f"/consultations/{world.cid}"
+    world.post("alice", f"{base}/statements/plan/0", {"version": "1", "text": "Paracetamol stopped."})
+    changes = world.client("alice").get(f"{base}?tab=changes")
+    assert "From the model's draft to the current text of version 1" in changes.text
+    assert "<del>continued.</del>" in changes.text and "<ins>stopped.</ins>" in changes.text

@@ -52,6 +52,7 @@ from scribe.review.editing import (
     undo_edits,
 )
 from scribe.review.routes.consultations import SPEAKER_LABELS, is_htmx, load, queue, redirect, target
+from scribe.store.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +157,11 @@ def _view(
     if tab == "note" or tab == "letters":
         view.letters = {k.value: store.get_letter(c.id, k, version.version) for k in LetterKind}
     if tab == "changes":
-        base_no = version.based_on or (1 if version.version > 1 else None)
-        if base_no is not None:
-            view.diff_base = store.get_version(c.id, base_no)
+        if version.based_on is not None:
+            view.diff_base = store.get_version(c.id, version.based_on)
+        elif version.created_by is None:  # the model's draft, as it was before this version's edits
+            view.diff_base = version.model_copy(update={"note": _as_drafted(store, c.id, version)})
+        if view.diff_base is not None:
             view.diffs = diff_note(view.diff_base.note, note)
     if tab == "history":
         view.versions = store.list_versions(c.id)
@@ -360,6 +363,11 @@ async def add_statement(request: Request, cid: str, key: str, user: User = Depen
 # --- approval, rejection, correction, disputes ------------------------------------------------------------
 
 
+def _as_drafted(store: Store, cid: str, version: NoteVersion) -> NoteDraft:
+    """``version``'s note before any of its edits (edits change a draft version in place)."""
+    return undo_edits(version.note, sorted(store.edits(cid, version.version), key=lambda e: e.at))
+
+
 def _apply_retention(request: Request) -> None:
     from scribe.store.retention import apply_retention
 
@@ -381,9 +389,7 @@ async def approve(request: Request, cid: str, user: User = Depends(deps.current_
     store = deps.store(request)
     approval = Approval(user_id=user.id, name=user.full_name, attestation=ATTESTATION, flags_acknowledged=counted.total)
     approved = store.approve(cid, number, approval)
-    first = store.get_version(cid, 1)
-    draft = undo_edits(first.note, sorted(store.edits(cid, 1), key=lambda e: e.at))
-    changes = section_changes(draft, approved.note)
+    changes = section_changes(_as_drafted(store, cid, store.get_version(cid, 1)), approved.note)
 
     def record(m: ReviewMetrics) -> None:
         m.approved_at = approval.at

@@ -1,0 +1,100 @@
+"""A real `scribe serve` on 127.0.0.1 over a fresh encrypted store, for browser and load tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from cli_runner import scribe
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class ReviewServer:
+    url: str
+    data_dir: Path
+    log: Path
+    consultation_id: str = ""
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def review_server(tmp_path: Path, clinicians: list[str]) -> Iterator[ReviewServer]:
+    """Create a key and clinician accounts with the CLI, start `scribe serve` with its worker, stop it after.
+
+    Whisper tiny.en and SmolLM2-135M keep the pipeline fast; the model cache is the test session's.
+    """
+    key_file = tmp_path / "store.key"
+    env = {
+        "SCRIBE_STORE_KEY_FILE": str(key_file),
+        "SCRIBE_ASR_MODEL": "whisper-tiny.en",
+        "SCRIBE_LLM_MODEL": "smollm2-135m-instruct",
+        "SCRIBE_LLM_CONTEXT": "4096",
+        "SCRIBE_LLM_MAX_TOKENS": "160",
+        "SCRIBE_DRAFT_LETTERS": "false",
+        "SCRIBE_LLM_ATTEMPTS": "1",
+    }
+    made = scribe("store", "init-key", tmp_path=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    for name in clinicians:
+        added = subprocess.run(
+            [sys.executable, "-m", "scribe", "users", "add", name, "--name", f"Dr {name.title()} Test",
+             "--role", "clinician", "--password-stdin"],
+            input=PASSWORD, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "SCRIBE_DATA_DIR": str(tmp_path / "data"), "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
+                 **env},
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    port = _free_port()
+    log = tmp_path / "server.log"
+    environment = {
+        **os.environ,
+        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
+        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
+        **env,
+    }
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "scribe", "-v", "serve", "--port", str(port)],
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"scribe serve exited with {server.returncode}: {log.read_text()[-3000:]}")
+            try:
+                httpx.get(f"{url}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("scribe serve did not start within 90 s") from None
+                time.sleep(0.3)
+        yield ReviewServer(url=url, data_dir=tmp_path / "data", log=log)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
