@@ -76,7 +76,8 @@ class World:
     """A store with users and one drafted consultation owned by alice."""
 
     def __init__(self, tmp_path: Path, **settings: object) -> None:
-        self.app, self.store = review_app(review_settings(tmp_path, **settings))
+        self.store_settings = review_settings(tmp_path, **settings)
+        self.app, self.store = review_app(self.store_settings)
         self.alice = add_user(self.store, "alice")
         self.bob = add_user(self.store, "bob")
         self.ivy = add_user(self.store, "ivy", Role.INTEGRATOR)
@@ -110,6 +111,9 @@ class World:
 
     def version(self, number: int | None = None):
         return self.store.get_version(self.cid, number)
+
+    def store_path(self) -> Path:
+        return Path(self.store_settings.database_url.removeprefix("sqlite:///"))
 
 
 @pytest.fixture
@@ -510,3 +514,21 @@ def test_changes_tab_diffs_the_models_draft_against_the_edited_first_version(wor
     changes = world.client("alice").get(f"{base}?tab=changes")
     assert "From the model's draft to the current text of version 1" in changes.text
     assert "<del>continued.</del>" in changes.text and "<ins>stopped.</ins>" in changes.text
+
+
+def test_a_tampered_transcript_is_refused_with_a_clear_error_and_audited(world: World) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(world.store_path())
+    try:
+        (blob,) = db.execute("SELECT data FROM transcripts WHERE consultation_id = ?", (world.cid,)).fetchone()
+        flipped = blob[:30] + bytes([blob[30] ^ 0x01]) + blob[31:]
+        db.execute("UPDATE transcripts SET data = ? WHERE consultation_id = ?", (flipped, world.cid))
+        db.commit()
+    finally:
+        db.close()
+    page = world.client("alice").get(f"/consultations/{world.cid}")
+    assert page.status_code == 500
+    assert "integrity" in page.text.lower() and "Jo Bloggs" not in page.text
+    events = world.store.audit_events(action="integrity")
+    assert events and events[0].outcome == "failed"
