@@ -635,7 +635,9 @@ class Store:
     def put_audio(self, consultation_id: str, kind: str, audio: Audio) -> None:
         """Keep the whole recording ('original') or the playback copy ('playback'); replaces the same kind.
 
-        StateError when the patient did not agree to recording or the audio was already deleted.
+        The 'original' supersedes the recording's chunks, which are deleted in the same transaction
+        (one copy of the audio, not two). StateError when the patient did not agree to recording or
+        the audio was already deleted.
         """
         if kind not in AUDIO_KINDS:
             raise ValueError(f"audio kind must be one of {', '.join(AUDIO_KINDS)}, not {kind!r}")
@@ -651,6 +653,9 @@ class Store:
                 c, consultation_id, AUDIO, bytes(audio.data), "audio", f"{consultation_id}/{kind}", kind
             )
             c.execute(delete(table).where(table.c.consultation_id == consultation_id, table.c.kind == kind))
+            if kind == "original":
+                chunks = self._t["chunks"]
+                c.execute(delete(chunks).where(chunks.c.consultation_id == consultation_id))
             c.execute(
                 insert(table).values(
                     consultation_id=consultation_id,

@@ -19,7 +19,7 @@ from scribe.records import (
 )
 
 
-def _consultation() -> Consultation:
+def _transcript() -> Transcript:
     words = [
         Word(start=0.0, end=0.4, text=" Any", probability=0.9, speaker=SpeakerRole.CLINICIAN),
         Word(start=0.4, end=0.9, text=" allergies?", probability=0.8, speaker=SpeakerRole.CLINICIAN),
@@ -37,7 +37,7 @@ def _consultation() -> Consultation:
         confidence=0.85,
         flags=[SegmentFlag(code=FlagCode.LOW_CONFIDENCE, detail="mean word probability 0.40")],
     )
-    transcript = Transcript(
+    return Transcript(
         segments=[segment],
         speakers=[Speaker(id="ch0", role=SpeakerRole.CLINICIAN, channel=0)],
         speaker_method="channel",
@@ -49,18 +49,16 @@ def _consultation() -> Consultation:
         compute_type="int8",
         timings=[StageTiming(stage="asr", wall_seconds=0.5, audio_seconds=2.0)],
     )
-    return Consultation(
-        audio=AudioInfo(duration=2.0, sample_rate=44100, channels=2, synthetic=True), transcript=transcript
-    )
 
 
-def test_consultation_round_trips_through_json() -> None:
-    original = _consultation()
-    restored = Consultation.model_validate_json(original.model_dump_json())
+def test_transcript_and_consultation_round_trip_through_json() -> None:
+    original = _transcript()
+    restored = Transcript.model_validate_json(original.model_dump_json())
     assert restored == original
-    assert restored.transcript is not None
-    assert restored.transcript.segments[0].flags[0].code is FlagCode.LOW_CONFIDENCE
-    assert restored.transcript.words()[1].text == " allergies?"
+    assert restored.segments[0].flags[0].code is FlagCode.LOW_CONFIDENCE
+    assert restored.words()[1].text == " allergies?"
+    consultation = Consultation(audio=AudioInfo(duration=2.0, sample_rate=44100, channels=2, synthetic=True))
+    assert Consultation.model_validate_json(consultation.model_dump_json()) == consultation
 
 
 def test_unknown_fields_are_refused() -> None:
@@ -78,9 +76,8 @@ def test_invalid_values_are_refused() -> None:
 
 
 def test_real_time_factor_and_transcript_text() -> None:
-    consultation = _consultation()
-    assert consultation.transcript is not None
-    assert consultation.transcript.timings[0].real_time_factor == pytest.approx(0.25)
+    transcript = _transcript()
+    assert transcript.timings[0].real_time_factor == pytest.approx(0.25)
     assert StageTiming(stage="x", wall_seconds=1.0).real_time_factor is None
-    assert consultation.transcript.text == "Any allergies?"
+    assert transcript.text == "Any allergies?"
     assert len({Consultation().id for _ in range(3)}) == 3

@@ -222,6 +222,7 @@ def test_chunks_and_audio(store: Store, clinician: User) -> None:
     assert store.chunks(cid) == b"hello world"
     assert store.get_audio(cid, "original") is None
     store.put_audio(cid, "original", Audio(b"webm-bytes", "audio/webm"))
+    assert store.chunks(cid) == b""  # the whole recording supersedes its chunks: one copy kept
     store.put_audio(cid, "playback", Audio(b"flac-1", "audio/flac"))
     store.put_audio(cid, "playback", Audio(b"flac-2", "audio/flac"))
     assert store.get_audio(cid, "original") == Audio(b"webm-bytes", "audio/webm")
