@@ -270,7 +270,8 @@ def markdown(result: dict) -> str:
         "SYNTHETIC data: the hand-written knee consultation's lines repeated to "
         f"{result['minutes']:.0f} minutes ({result['segments']} segments) and a note of "
         f"{result['statements']} statements; a real `scribe serve` (uvicorn, one process) on 127.0.0.1 over an "
-        "encrypted SQLite store. Times are wall time per request seen by the client on loopback.",
+        "encrypted SQLite store. Times are wall time per request seen by the client on loopback; the "
+        "load generator (one asyncio process) runs on the same cores as the server.",
         "",
         "## Review page render",
         "",
