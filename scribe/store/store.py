@@ -665,6 +665,8 @@ class Store:
                     created_at=_now(),
                 )
             )
+        if kind == "original":
+            db.checkpoint(self._engine)  # no copy of the deleted chunks stays in the WAL
 
     def get_audio(self, consultation_id: str, kind: str) -> Audio | None:
         """The decrypted audio of ``kind``, or None when there is none (or it was deleted)."""

@@ -68,7 +68,7 @@ def fill(store: Store) -> tuple[str, int]:
     cid = store.create_consultation(user.id, "gp", PatientDetails(name=MARKERS["patient"], reason="knee")).id
     store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
     store.append_chunk(cid, 0, MARKERS["chunk"].encode() * 20)
-    store.put_audio(cid, "original", Audio(MARKERS["audio"].encode() * 20, "audio/webm"))
+    store.put_audio(cid, "playback", Audio(MARKERS["audio"].encode() * 20, "audio/flac"))
     store.put_transcript(cid, transcript(f"My knee has {MARKERS['transcript']}."))
     store.add_version(cid, note(f"History of {MARKERS['note']}."), created_by=None)
     edit = Edit(consultation_id=cid, version=1, user_id=user.id, section="history", index=0, after=MARKERS["edit"])
@@ -132,16 +132,16 @@ def test_ciphertext_moved_between_rows_is_detected(settings) -> None:
     # Between consultations (different data keys).
     [(p1,)] = raw(db, "SELECT patient FROM consultations WHERE id = ?", cid)
     raw(db, "UPDATE consultations SET patient = ? WHERE id = ?", p1, other)
-    # Between kinds in one row's consultation: the playback slot given the original's bytes.
-    raw(db, "UPDATE audio SET kind = 'playback' WHERE consultation_id = ?", cid)
+    # Between kinds in one consultation: the original slot given the playback copy's bytes.
+    raw(db, "UPDATE audio SET kind = 'original' WHERE consultation_id = ?", cid)
     store = open_store(settings)
     with pytest.raises(TamperedError, match="note of consultation"):
         store.get_version(cid, 1)
     assert store.get_version(cid, 2).note.sections[0].statements[0].text == "second"
     with pytest.raises(TamperedError, match="patient"):
         store.patient(other)
-    with pytest.raises(TamperedError, match="playback"):
-        store.get_audio(cid, "playback")
+    with pytest.raises(TamperedError, match="original"):
+        store.get_audio(cid, "original")
     store.close()
 
 
@@ -187,7 +187,16 @@ def test_rotate_key(settings, tmp_path: Path) -> None:
     store = open_store(make_settings(tmp_path, fresh))
     assert store.patient(cid).name == MARKERS["patient"]
     assert store.totp_secret(user_id) == MARKERS["totp"]
-    assert store.get_audio(cid, "original") is not None
+    assert store.get_audio(cid, "playback") is not None
+    store.close()
+
+
+def test_the_whole_recording_replaces_its_chunks_on_disk(settings) -> None:
+    store = open_store(settings)
+    cid, _ = fill(store)
+    [(chunk_ct,)] = raw(settings.data_dir / "scribe.db", "SELECT data FROM chunks WHERE consultation_id = ?", cid)
+    store.put_audio(cid, "original", Audio(b"whole recording " * 20, "audio/webm"))
+    assert_absent(settings.data_dir, chunk_ct, MARKERS["chunk"].encode())
     store.close()
 
 
