@@ -167,8 +167,7 @@ def main() -> None:
         server.wait(timeout=30)
     scribe = Path(sys.executable).with_name("scribe")
     say("-- the audit trail (who, what, when, from where; hash-chained):")
-    subprocess.run([str(scribe), "audit", "--limit", "12"], env={**env, "COLUMNS": "160"}, check=True)
-    subprocess.run([str(scribe), "audit", "--verify"], env=env, check=True)
+    subprocess.run([str(scribe), "audit", "--limit", "12", "--verify"], env={**env, "COLUMNS": "160"}, check=True)
     say(json.dumps({"store": str(args.demo / "store"), "consultation": cid}))
     say(f"Open the app in a browser: `make serve`, then http://127.0.0.1:8400/ as demo.clinician / {PASSWORD}")
 
