@@ -237,8 +237,13 @@ function createHandler({ basePath, faults }) {
       pendingFaults = [];
       send(res, 200, { reset: true });
     } else if (req.method === 'POST' && name === 'faults') {
-      const body = JSON.parse((await readBody(req)) || '{}');
-      pendingFaults = parseFaults(Array.isArray(body.faults) ? body.faults.join(',') : String(body.faults ?? ''));
+      try {
+        const body = JSON.parse((await readBody(req)) || '{}');
+        pendingFaults = parseFaults(Array.isArray(body.faults) ? body.faults.join(',') : String(body.faults ?? ''));
+      } catch (err) {
+        sendOutcome(res, 400, `Body must be {"faults": ["500", "reset", "201"]}: ${err.message}`);
+        return;
+      }
       send(res, 200, { faults: pendingFaults });
     } else if (req.method === 'GET' && name === 'faults') {
       send(res, 200, { faults: pendingFaults });

@@ -165,6 +165,28 @@ def test_conditional_update_replaces_the_record(client: httpx.Client) -> None:
     assert len(history["entry"]) == 2
 
 
+def test_document_bundle_is_stored_and_checked_with_its_invariants(client: httpx.Client) -> None:
+    entries = [{"fullUrl": e["fullUrl"], "resource": e["resource"]} for e in reversed(_transaction()["entry"])]
+    document = {
+        "resourceType": "Bundle",
+        "type": "document",
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:0b9d1c2e-3f4a-5b6c-8d7e-9f0a1b2c3d4e"},
+        "timestamp": "2026-11-26T10:00:00Z",
+        "entry": entries,
+    }
+    stored = client.post("Bundle", content=json.dumps(document))
+    assert stored.status_code == 201, stored.text
+    assert stored.headers["location"].startswith(f"{str(client.base_url).rstrip('/')}/Bundle/")
+    read = client.get(f"Bundle/{stored.json()['id']}").json()
+    assert read["entry"][0]["resource"]["subject"] == {"reference": PATIENT_URN}  # kept as sent, not resolved
+
+    del document["identifier"]  # bdl-9: a document must have an identifier
+    refused = client.post("Bundle", content=json.dumps(document))
+    assert refused.status_code == 400
+    assert "bdl-9" in json.dumps(refused.json())
+    assert client.post("", content=json.dumps(document)).status_code == 400  # not a batch or transaction
+
+
 def test_unknown_resource_is_404(client: httpx.Client) -> None:
     response = client.get("Composition/5b0c2c52-0000-5000-8000-000000000000")
     assert response.status_code == 404
