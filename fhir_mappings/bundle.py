@@ -16,7 +16,7 @@ from fhir.resources.R4B.provenance import Provenance
 
 from . import profiles, resources
 from .contract import ApprovedNote, Statement
-from .ids import URI_SYSTEM, identifier, search, stable_id, urn
+from .ids import URI_SYSTEM, identifier, identifier_value, search, stable_id, urn
 from .resources import Built, Context, validated
 from .terminology import Terminology
 
@@ -116,7 +116,7 @@ def composition(note: ApprovedNote, ctx: Context, items: dict[str, list[Built]],
     }
     if ctx.organization is not None:
         data["custodian"] = ctx.organization.reference
-    return Built(validated(Composition, data), ("identifier", URI_SYSTEM, urn(resource_id)), update=True)
+    return Built(validated(Composition, data), ("identifier", URI_SYSTEM, identifier_value(resource_id)), update=True)
 
 
 def _medication_line(med: Any) -> str:
@@ -162,7 +162,7 @@ def provenance(note: ApprovedNote, ctx: Context, targets: list[Built], software:
         "id": resource_id,
         "meta": {
             "profile": [profiles.PROVENANCE],
-            "tag": [{"system": URI_SYSTEM, "code": urn(resource_id)}],
+            "tag": [{"system": URI_SYSTEM, "code": identifier_value(resource_id)}],
         },
         "target": [target.reference for target in targets],
         "occurredPeriod": {"start": ctx.effective, "end": ctx.recorded},
@@ -172,7 +172,7 @@ def provenance(note: ApprovedNote, ctx: Context, targets: list[Built], software:
         "agent": agents,
     }
     # Provenance has no identifier element: the tag carries the stable id for conditional create.
-    return Built(validated(Provenance, data), ("_tag", URI_SYSTEM, urn(resource_id)), update=False)
+    return Built(validated(Provenance, data), ("_tag", URI_SYSTEM, identifier_value(resource_id)), update=False)
 
 
 def build_resources(note: ApprovedNote, terminology: Terminology | None = None) -> list[Built]:

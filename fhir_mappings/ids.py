@@ -24,13 +24,23 @@ def stable_id(*parts: object) -> str:
 
 
 def urn(resource_id: str) -> str:
-    """The urn:uuid form of an id: Bundle.entry.fullUrl and the value of scribe's identifier."""
+    """The urn:uuid form of an id: the resource's Bundle.entry.fullUrl."""
     return f"urn:uuid:{resource_id}"
+
+
+def identifier_value(resource_id: str) -> str:
+    """The value of scribe's business identifier for a resource with this id.
+
+    A urn:uuid derived from the id but never equal to the entry's fullUrl: some servers rewrite every
+    string that names a fullUrl when they resolve a transaction's references, which would break the
+    identifier a re-send searches for.
+    """
+    return urn(stable_id(resource_id, "identifier"))
 
 
 def identifier(resource_id: str) -> dict[str, str]:
     """scribe's business identifier for a resource with this id."""
-    return {"system": URI_SYSTEM, "value": urn(resource_id)}
+    return {"system": URI_SYSTEM, "value": identifier_value(resource_id)}
 
 
 def search(resource_type: str, name: str, system: str, value: str) -> str:

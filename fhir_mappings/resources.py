@@ -26,7 +26,7 @@ from fhir.resources.R4B.resource import Resource
 
 from . import profiles, vitals
 from .contract import ApprovedNote, Clinician, Finding, Letter
-from .ids import URI_SYSTEM, identifier, stable_id, urn
+from .ids import URI_SYSTEM, identifier, identifier_value, stable_id, urn
 from .terminology import Terminology
 
 
@@ -58,7 +58,7 @@ def validated(model: type[Resource], data: dict[str, Any]) -> dict[str, Any]:
 
 def _scribe(model: type[Resource], data: dict[str, Any], update: bool = True) -> Built:
     """A resource identified by scribe's own urn:uuid identifier."""
-    return Built(validated(model, data), ("identifier", URI_SYSTEM, urn(data["id"])), update)
+    return Built(validated(model, data), ("identifier", URI_SYSTEM, identifier_value(data["id"])), update)
 
 
 def concept(text: str, kind: str, terminology: Terminology | None) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def patient(note: ApprovedNote) -> Built:
         identifiers = [{"system": profiles.NHS_NUMBER, "value": details.nhs_number}]
     else:
         resource_id = stable_id(note.consultation_id, "patient")
-        key = ("identifier", URI_SYSTEM, urn(resource_id))
+        key = ("identifier", URI_SYSTEM, identifier_value(resource_id))
         identifiers = [identifier(resource_id)]
     data: dict[str, Any] = {
         "resourceType": "Patient",
@@ -106,7 +106,7 @@ def practitioner(note: ApprovedNote, clinician: Clinician) -> Built:
         identifiers = [clinician.identifier.model_dump(), identifier(resource_id)]
     else:
         resource_id = stable_id(note.consultation_id, "practitioner", clinician.name)
-        key = ("identifier", URI_SYSTEM, urn(resource_id))
+        key = ("identifier", URI_SYSTEM, identifier_value(resource_id))
         identifiers = [identifier(resource_id)]
     data = {
         "resourceType": "Practitioner",
@@ -129,7 +129,7 @@ def organization(note: ApprovedNote) -> Built | None:
         identifiers = [{"system": profiles.ODS_ORGANIZATION, "value": org.ods_code}]
     else:
         resource_id = stable_id(note.consultation_id, "organization", org.name)
-        key = ("identifier", URI_SYSTEM, urn(resource_id))
+        key = ("identifier", URI_SYSTEM, identifier_value(resource_id))
         identifiers = [identifier(resource_id)]
     data = {
         "resourceType": "Organization",

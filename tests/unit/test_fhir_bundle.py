@@ -328,3 +328,22 @@ def test_transaction_uses_conditional_writes_on_identifiers(note: ApprovedNote) 
     assert methods["Patient"] == methods["Practitioner"] == methods["Organization"] == "POST"  # the EPR owns them
     assert methods["Composition"] == methods["Condition"] == methods["DocumentReference"] == "PUT"
     assert urlsplit(bundle["entry"][0]["request"]["url"]).path == "Composition"
+
+
+def test_identifier_values_never_equal_a_full_url(note: ApprovedNote) -> None:
+    """Servers that rewrite every string naming a fullUrl would otherwise break the identifiers re-sends search by."""
+    bundle = transaction_bundle(note)
+    urls = {e["fullUrl"] for e in bundle["entry"]}
+    strings = {
+        v for node in _walk(bundle) for k, v in node.items() if isinstance(v, str) and k not in ("reference", "fullUrl")
+    }
+    assert urls.isdisjoint(strings)
+    values = {i["value"] for e in bundle["entry"] for i in _identifiers(e["resource"])}
+    assert values and urls.isdisjoint(values)
+    queries = [e["request"].get("ifNoneExist") or e["request"]["url"] for e in bundle["entry"]]
+    assert not any(url.split(":")[-1] in query for url in urls for query in queries)
+
+
+def _identifiers(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    found = resource.get("identifier", [])
+    return [found] if isinstance(found, dict) else list(found)
