@@ -18,6 +18,7 @@ import {
   getStatus,
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
+  isOk,
   normalizeOperationOutcome,
   validateResource,
 } from '@medplum/core';
@@ -38,21 +39,23 @@ function loadDefinitions() {
 }
 
 // Medplum's batch processor replaces every "urn:uuid:..." string that names a bundle entry, while
-// FHIR R4 (http.html#trules) replaces references and uri-typed elements only. An Identifier.value
-// or an ifNoneExist/conditional URL equal to an entry's fullUrl must stay as sent, as on HAPI and
-// EPR servers, or conditional create could never match the second time. The server therefore
-// masks those strings before the router sees the bundle and unmasks them in the repository.
-const UUID_PREFIX = 'urn:uuid:';
-const MASKED_PREFIX = 'urn:scribe-test-masked-uuid:';
-const IDENTIFIER_KEYS = new Set(['identifier', 'masterIdentifier']);
+// FHIR R4 (http.html#trules) replaces references, uri/url elements and narrative links only. An
+// Identifier.value, a meta.tag code or an ifNoneExist/conditional URL equal to an entry's fullUrl
+// must stay as sent, as on HAPI and EPR servers, or conditional create could never match the
+// second time. The server therefore masks every string except Reference.reference, url elements
+// and the narrative before the router sees the Bundle, and unmasks them in the repository.
+// Both spellings Medplum matches: urn:uuid: and, in URLs, urn%3Auuid%3A.
+const UUID_PREFIX = /urn(:|%3A)uuid(:|%3A)/gi;
+const MASKED_PREFIX = /urn(:|%3A)scribe-test-masked-uuid(:|%3A)/gi;
+const REWRITTEN_KEYS = new Set(['reference', 'url', 'div']);
 
 function mask(text) {
-  return typeof text === 'string' ? text.replaceAll(UUID_PREFIX, MASKED_PREFIX) : text;
+  return typeof text === 'string' ? text.replace(UUID_PREFIX, 'urn$1scribe-test-masked-uuid$2') : text;
 }
 
 function unmask(value) {
   if (typeof value === 'string') {
-    return value.replaceAll(MASKED_PREFIX, UUID_PREFIX);
+    return value.replace(MASKED_PREFIX, 'urn$1uuid$2');
   }
   if (Array.isArray(value)) {
     return value.map(unmask);
@@ -63,27 +66,21 @@ function unmask(value) {
   return value;
 }
 
-/** Masks the string values of Identifier elements anywhere under `value`. */
-function maskIdentifiers(value) {
+/** Masks every string under `value` except those the specification rewrites (see above). */
+function maskResource(value, key = '') {
+  if (typeof value === 'string') {
+    return REWRITTEN_KEYS.has(key) ? value : mask(value);
+  }
   if (Array.isArray(value)) {
-    return value.map(maskIdentifiers);
+    return value.map((item) => maskResource(item, key));
   }
-  if (!value || typeof value !== 'object') {
-    return value;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, maskResource(item, name)]));
   }
-  const out = {};
-  for (const [key, item] of Object.entries(value)) {
-    if (IDENTIFIER_KEYS.has(key)) {
-      const identifiers = [].concat(item).map((id) => (id && typeof id === 'object' ? { ...id, value: mask(id.value) } : id));
-      out[key] = Array.isArray(item) ? identifiers : identifiers[0];
-    } else {
-      out[key] = maskIdentifiers(item);
-    }
-  }
-  return out;
+  return value;
 }
 
-/** Masks identifiers, ifNoneExist and the query of conditional URLs in a batch/transaction Bundle. */
+/** Masks resources, ifNoneExist and the query of conditional URLs in a batch/transaction Bundle. */
 function maskBundle(bundle) {
   if (bundle?.resourceType !== 'Bundle' || !Array.isArray(bundle.entry)) {
     return bundle;
@@ -97,7 +94,7 @@ function maskBundle(bundle) {
       const at = request.url.indexOf('?');
       request.url = request.url.slice(0, at) + mask(request.url.slice(at));
     }
-    return { ...item, resource: maskIdentifiers(item?.resource), ...(request ? { request } : {}) };
+    return { ...item, resource: maskResource(item?.resource), ...(request ? { request } : {}) };
   });
   return { ...bundle, entry };
 }
@@ -217,6 +214,57 @@ function resourceHeaders(base, status, resource) {
   return headers;
 }
 
+/** A failed transaction: the HTTP status and OperationOutcome of the entry that failed. */
+class TransactionFailed extends Error {
+  constructor(status, outcome) {
+    super(`transaction failed with ${status}`);
+    this.status = status;
+    this.outcome = outcome;
+  }
+}
+
+/**
+ * Runs a transaction Bundle all or nothing.
+ *
+ * Medplum refuses a transaction with conditional entries and more than 8 entries ("requires strict
+ * isolation", a limit of its PostgreSQL repository) or more than 50 updates; HAPI and EPR servers
+ * have no such limits, and an approved note's transaction is larger. So the Bundle runs through
+ * Medplum's batch processing (same ordering and urn:uuid resolution) inside the repository's
+ * snapshot transaction, and the first entry that fails rolls everything back and answers for it.
+ */
+async function runTransaction(router, repo, fhirRequest) {
+  const body = { ...fhirRequest.body, type: 'batch' };
+  try {
+    return await repo.withTransaction(async () => {
+      const [outcome, bundle] = await router.handleRequest(
+        { ...fhirRequest, body, config: { ...fhirRequest.config, transactions: false } },
+        repo
+      );
+      if (!isOk(outcome) || bundle?.resourceType !== 'Bundle') {
+        throw new TransactionFailed(getStatus(outcome), outcome);
+      }
+      const entries = bundle.entry ?? [];
+      entries.forEach((entry, index) => {
+        const status = Number.parseInt(entry.response?.status ?? '500', 10);
+        if (!(status >= 200 && status < 300)) {
+          const outcome = entry.response?.outcome ?? badRequest('Transaction entry failed');
+          const issue = (outcome.issue ?? []).map((item) => ({
+            ...item,
+            expression: item.expression ?? [`Bundle.entry[${index}]`],
+          }));
+          throw new TransactionFailed(status, { ...outcome, issue });
+        }
+      });
+      return [outcome, { ...bundle, type: 'transaction-response' }];
+    });
+  } catch (err) {
+    if (err instanceof TransactionFailed) {
+      return [err.outcome, undefined, err.status];
+    }
+    throw err;
+  }
+}
+
 /** Builds the request handler; all state (repository, faults) lives in this closure. */
 function createHandler({ basePath, faults }) {
   const router = new FhirRouter();
@@ -311,8 +359,11 @@ function createHandler({ basePath, faults }) {
         headers: req.headers,
         config: { transactions: true },
       };
-      const [outcome, resource] = await serialised(() => router.handleRequest(fhirRequest, repo));
-      const status = getStatus(outcome);
+      const isTransaction = fhirPath === '/' && req.method === 'POST' && body?.type === 'transaction';
+      const [outcome, resource, failedStatus] = await serialised(() =>
+        isTransaction ? runTransaction(router, repo, fhirRequest) : router.handleRequest(fhirRequest, repo)
+      );
+      const status = typeof failedStatus === 'number' ? failedStatus : getStatus(outcome);
       if (resource) {
         send(res, status, resource, resourceHeaders(base, status, resource));
       } else {

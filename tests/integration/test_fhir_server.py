@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -163,6 +164,35 @@ def test_conditional_update_replaces_the_record(client: httpx.Client) -> None:
     assert patient["name"] == [{"family": "After"}]
     history = client.get(f"Patient/{patient['id']}/_history").json()
     assert len(history["entry"]) == 2
+
+
+def test_large_conditional_transaction_keeps_codes_and_identifiers_as_sent(client: httpx.Client) -> None:
+    """Twelve conditional entries (Medplum alone refuses more than 8) and strings that name a fullUrl."""
+    bundle = _transaction()
+    for n in range(10):
+        urn = f"urn:uuid:00000000-0000-5000-8000-{n:012d}"
+        observation = {
+            "resourceType": "Observation",
+            "meta": {"tag": [{"system": "urn:ietf:rfc:3986", "code": urn}]},  # a code, not a reference
+            "identifier": [{"system": "urn:ietf:rfc:3986", "value": urn}],
+            "status": "final",
+            "code": {"text": f"finding {n}"},
+            "subject": {"reference": PATIENT_URN},
+            "valueString": "normal",
+        }
+        url = f"Observation?identifier={quote(f'urn:ietf:rfc:3986|{urn}', safe='')}"  # percent-encoded
+        bundle["entry"].append({"fullUrl": urn, "resource": observation, "request": {"method": "PUT", "url": url}})
+    for _ in range(2):
+        response = client.post("", content=json.dumps(bundle))
+        assert response.status_code == 200, response.text
+    observations = _search(client, "Observation")
+    assert len(observations) == 10
+    (patient,) = _search(client, "Patient")
+    for observation in observations:
+        urn = observation["identifier"][0]["value"]
+        assert urn.startswith("urn:uuid:")
+        assert observation["meta"]["tag"][0]["code"] == urn
+        assert observation["subject"] == {"reference": f"Patient/{patient['id']}"}
 
 
 def test_document_bundle_is_stored_and_checked_with_its_invariants(client: httpx.Client) -> None:
