@@ -269,3 +269,8 @@ def test_r4_json_schema_is_available() -> None:
     schema = json.loads(R4_SCHEMA.read_text())
     assert schema["id"] == "http://hl7.org/fhir/json-schema/4.0"
     assert {"Bundle", "Composition", "Patient", "Provenance"} <= set(schema["definitions"])
+
+
+def test_a_fault_list_it_cannot_read_stops_the_server_with_the_reason() -> None:
+    with pytest.raises(RuntimeError, match='entry "teapot" is not understood'), fhir_server(faults="500,teapot"):
+        pass  # pragma: no cover
