@@ -8,6 +8,7 @@ use it without audio or language models:
     writes = transaction_bundle(note)               # conditional writes: a re-send updates
 """
 
+from .audit import export_audit_event
 from .bundle import build_resources, document_bundle, transaction_bundle
 from .contract import CONTRACT_VERSION, ApprovedNote, json_schema, load_approved_note, nhs_number_error
 from .ids import stable_id
@@ -24,6 +25,7 @@ __all__ = [
     "TerminologyError",
     "build_resources",
     "document_bundle",
+    "export_audit_event",
     "json_schema",
     "load_approved_note",
     "nhs_number_error",

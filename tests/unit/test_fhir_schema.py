@@ -144,3 +144,14 @@ def test_bundles_are_valid_r4(build: Any) -> None:
     for note, terminology in ((sample_note(), None), (_full_note(), terms)):
         bundle = build(note, terminology)
         assert _errors(bundle) == []
+
+
+def test_export_audit_event_is_valid_r4() -> None:
+    from datetime import UTC, datetime
+
+    from fhir_mappings import export_audit_event
+
+    event = export_audit_event(
+        sample_note(), destination="https://epr.example.org/fhir", outcome="success", at=datetime.now(UTC), by="u1"
+    )
+    assert _errors(event) == []
