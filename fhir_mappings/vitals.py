@@ -57,7 +57,8 @@ class VitalSign:
 
     profile: str
     loinc: str
-    display: str
+    name: str
+    """A plain name for people; codings carry no LOINC display (we do not restate LOINC's text)."""
     units: tuple[str, ...]
 
     @property

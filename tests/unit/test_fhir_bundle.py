@@ -347,3 +347,20 @@ def test_identifier_values_never_equal_a_full_url(note: ApprovedNote) -> None:
 def _identifiers(resource: dict[str, Any]) -> list[dict[str, Any]]:
     found = resource.get("identifier", [])
     return [found] if isinstance(found, dict) else list(found)
+
+
+def test_without_nhs_number_or_organisation() -> None:
+    data = sample_note_data()
+    data["patient"] = {"name": "Unknown Patient"}
+    del data["organisation"]
+    note = ApprovedNote.model_validate(data)
+    bundle = document_bundle(note)
+    [patient] = _resources(bundle, "Patient")
+    assert [i["system"] for i in patient["identifier"]] == [URI_SYSTEM]
+    assert not _resources(bundle, "Organization")
+    [comp] = _resources(bundle, "Composition")
+    assert "custodian" not in comp
+    [entry] = [e for e in transaction_bundle(note)["entry"] if e["resource"]["resourceType"] == "Patient"]
+    assert parse_qs(entry["request"]["ifNoneExist"])["identifier"] == [
+        f"{URI_SYSTEM}|{patient['identifier'][0]['value']}"
+    ]
