@@ -18,9 +18,11 @@ HTMX   := scribe/review/static/vendor/htmx.min.js
 
 venv: $(STAMP) $(HTMX)
 
-# The review app's one third-party script, from the npm registry by the committed lock file.
-$(HTMX): package-lock.json
+# From the npm registry by the committed lock files: the review app's one third-party script (htmx), axe-core
+# for the browser tests, and the Medplum FHIR engine the FHIR tests serve on 127.0.0.1.
+$(HTMX): package-lock.json tests/fhir_server/package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --silent
+	npm ci --ignore-scripts --no-audit --no-fund --silent --prefix tests/fhir_server
 	mkdir -p $(dir $@)
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
@@ -88,7 +90,7 @@ bench-review: $(STAMP) $(HTMX)
 	$(PY) scripts/bench_review.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info node_modules $(dir $(HTMX))
+	rm -rf $(VENV) .pytest_cache build *.egg-info node_modules tests/fhir_server/node_modules $(dir $(HTMX))
 
 # SYNTHETIC renders of all 25 PriMock57 consultations into .cache/synth (about 25 minutes on 2 cores).
 synth: system-deps $(STAMP)
