@@ -1,0 +1,88 @@
+"""An approved version in a real store becomes a valid fhir_mappings.ApprovedNote, and only approved ones do."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from store_helpers import make_settings, transcript  # tests/ is on sys.path
+
+from fhir_mappings import document_bundle
+from scribe.errors import StateError
+from scribe.export import approved_note
+from scribe.records import (
+    Approval,
+    Consent,
+    Letter,
+    LetterKind,
+    Medication,
+    MedicationChange,
+    NoteDraft,
+    NoteSection,
+    PatientDetails,
+    Role,
+    Statement,
+)
+from scribe.store import open_store
+
+
+def _note() -> NoteDraft:
+    return NoteDraft(
+        template="gp",
+        title="GP consultation note",
+        model="qwen2.5-coder-1.5b-instruct",
+        sections=[
+            NoteSection(key="history", title="History", statements=[Statement(text="Knee pain.", supported=True)]),
+            NoteSection(key="plan", title="Plan", statements=[Statement(text="Ibuprofen.", edited=True)]),
+        ],
+        medications=[Medication(name="ibuprofen", dose="400 mg", change=MedicationChange.STARTED)],
+    )
+
+
+@pytest.fixture
+def filled(tmp_path: Path):
+    store = open_store(make_settings(tmp_path))
+    user = store.create_user("alice", "Dr Alice Smith", Role.CLINICIAN, "hash", totp_required=False)
+    patient = PatientDetails(name="Jo Bloggs", nhs_number="9434765919", birth_date="1970-02-03")
+    cid = store.create_consultation(user.id, "gp", patient).id
+    store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
+    store.put_transcript(cid, transcript())
+    store.add_version(cid, _note(), created_by=None)
+    yield store, cid, user
+    store.close()
+
+
+def test_only_approved_versions_convert(filled) -> None:
+    store, cid, _ = filled
+    with pytest.raises(StateError, match="not approved"):
+        approved_note(store, cid)
+
+
+def test_approved_version_maps_every_part(filled) -> None:
+    store, cid, user = filled
+    letter = Letter(kind=LetterKind.PATIENT, paragraphs=[[Statement(text="You have knee pain.", supported=True)]])
+    store.put_letter(cid, 1, letter)
+    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note."))
+    store.add_dispute(cid, 1, "I did not agree to ibuprofen.", user.id)
+    note = approved_note(store, cid)
+    assert (note.consultation_id, note.version, note.supersedes_version) == (cid, 1, None)
+    assert [s.key for s in note.sections] == ["history", "plan"]
+    assert note.sections[0].loinc and note.sections[1].statements[0].edited
+    assert note.medications[0].change == "started" and note.medications[0].dose == "400 mg"
+    assert note.approval.clinician.name == "Dr Alice Smith" and note.approval.at.tzinfo is not None
+    assert note.patient.nhs_number == "9434765919" and note.patient.birth_date.isoformat() == "1970-02-03"
+    assert [d.text for d in note.disputes] == ["I did not agree to ibuprofen."]
+    assert [(m.role, m.name) for m in note.software.models] == [("note drafting", "qwen2.5-coder-1.5b-instruct")]
+    assert note.letters[0].kind == "patient" and base64.b64decode(note.letters[0].pdf_base64).startswith(b"%PDF-")
+    bundle = document_bundle(note)
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "document"
+
+
+def test_an_approved_correction_supersedes_the_earlier_version(filled) -> None:
+    store, cid, user = filled
+    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="Reviewed."))
+    store.add_version(cid, _note(), created_by=user.id, based_on=1)
+    store.approve(cid, 2, Approval(user_id=user.id, name=user.full_name, attestation="Reviewed again."))
+    assert approved_note(store, cid).supersedes_version == 1
+    assert approved_note(store, cid, version=1).version == 1  # superseded history, asked for by number
