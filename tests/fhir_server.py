@@ -15,16 +15,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
-from llm_server import free_port
+from local_server import free_port, running_server
 
 SERVER_DIR = Path(__file__).parent / "fhir_server"
 SERVER_SCRIPT = SERVER_DIR / "server.mjs"
@@ -81,11 +78,6 @@ def ensure_installed() -> Path:
     return SERVER_DIR
 
 
-def _tail(log: IO[bytes], size: int = 4000) -> str:
-    log.seek(0)
-    return log.read().decode("utf-8", "replace")[-size:]
-
-
 @contextmanager
 def fhir_server(*, faults: str | Sequence[str] | None = None, startup_seconds: float = 60.0) -> Iterator[str]:
     """Start the in-memory FHIR server on 127.0.0.1; yield its base URL (``http://127.0.0.1:PORT/fhir``).
@@ -103,35 +95,12 @@ def fhir_server(*, faults: str | Sequence[str] | None = None, startup_seconds: f
     env.pop("SCRIBE_FHIR_FAULTS", None)
     if faults:
         env["SCRIBE_FHIR_FAULTS"] = faults if isinstance(faults, str) else ",".join(faults)
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            [node, str(SERVER_SCRIPT), "--port", str(port), "--host", "127.0.0.1"],
-            cwd=SERVER_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + startup_seconds
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"the test FHIR server exited with {server.returncode}:\n{_tail(log)}")
-                try:
-                    if httpx.get(f"{base_url}/metadata", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the test FHIR server did not answer in {startup_seconds} s:\n{_tail(log)}")
-                time.sleep(0.1)
-            yield base_url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+    command = [node, str(SERVER_SCRIPT), "--port", str(port), "--host", "127.0.0.1"]
+    ready = f"{base_url}/metadata"
+    with running_server(
+        command, ready, "the test FHIR server", env=env, cwd=SERVER_DIR, startup_seconds=startup_seconds
+    ):
+        yield base_url
 
 
 def _control_url(base_url: str, name: str) -> str:

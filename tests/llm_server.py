@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
-import httpx
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from local_server import free_port, running_server
 
 
 @contextmanager
@@ -45,31 +33,7 @@ def llm_server(
         command += ["--n_threads", str(threads)]
     base_url = f"http://127.0.0.1:{port}/v1"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + startup_seconds
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"llama_cpp.server exited with {server.returncode}:\n{_tail(log)}")
-                try:
-                    if httpx.get(f"{base_url}/models", headers=headers, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"llama_cpp.server did not answer in {startup_seconds} s:\n{_tail(log)}")
-                time.sleep(0.25)
-            yield base_url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-def _tail(log: IO[bytes], size: int = 4000) -> str:
-    log.seek(0)
-    return log.read().decode("utf-8", errors="replace")[-size:]
+    with running_server(
+        command, f"{base_url}/models", "llama_cpp.server", headers=headers, startup_seconds=startup_seconds
+    ):
+        yield base_url

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from cli_runner import scribe
+from local_server import free_port, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
@@ -28,12 +26,6 @@ class ReviewServer:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -63,7 +55,7 @@ def review_server(tmp_path: Path, clinicians: list[str]) -> Iterator[ReviewServe
                  **env},
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     environment = {
         **os.environ,
@@ -71,30 +63,8 @@ def review_server(tmp_path: Path, clinicians: list[str]) -> Iterator[ReviewServe
         "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
         **env,
     }
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "scribe", "-v", "serve", "--port", str(port)],
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"scribe serve exited with {server.returncode}: {log.read_text()[-3000:]}")
-            try:
-                httpx.get(f"{url}/login", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("scribe serve did not start within 90 s") from None
-                time.sleep(0.3)
+    command = [sys.executable, "-m", "scribe", "-v", "serve", "--port", str(port)]
+    with log.open("w+b") as out, running_server(command, f"{url}/login", "scribe serve", env=environment, log=out,
+                                                 startup_seconds=90):  # fmt: skip
         yield ReviewServer(url=url, data_dir=tmp_path / "data", log=log)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
