@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -37,13 +36,11 @@ from scribe.store.accounts import hash_password
 from scribe.store.crypto import new_key, write_key_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_review import free_port, start_server  # noqa: E402
+from bench_review import CSRF_FIELD, CSRF_META, free_port, start_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "data" / "sample_mono.flac"
 PASSWORD = "demo-password-change-me"  # a demo store only; real accounts come from `scribe users add`
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 log = logging.getLogger("demo_review")
 
 
