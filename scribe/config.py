@@ -118,6 +118,32 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=500.0, gt=0, description="Largest audio upload accepted.")
     draft_letters: bool = Field(default=True, description="Draft the GP and patient letters after the note.")
 
+    # EPR export (FHIR R4). Nothing leaves the machine unless fhir_base_url is set.
+    fhir_base_url: str | None = Field(
+        default=None, description="FHIR R4 server approved notes are sent to, e.g. https://epr.example/fhir."
+    )
+    fhir_auth: Literal["none", "bearer", "smart"] = Field(
+        default="none", description="none, a bearer token, or SMART backend services (signed JWT)."
+    )
+    fhir_token: SecretStr | None = Field(default=None, description="Bearer token when fhir_auth is bearer.")
+    fhir_client_id: str = Field(default="", description="SMART backend services: the client id the EPR issued.")
+    fhir_private_key_file: Path | None = Field(
+        default=None, description="SMART backend services: PEM private key (RSA for RS384, P-384 for ES384)."
+    )
+    fhir_key_id: str = Field(default="", description="SMART backend services: the key's kid in the JWKS the EPR holds.")
+    fhir_jwt_algorithm: Literal["RS384", "ES384"] = Field(default="RS384", description="Client assertion algorithm.")
+    fhir_token_url: str | None = Field(
+        default=None, description="SMART token endpoint; default: read from BASE/.well-known/smart-configuration."
+    )
+    fhir_scope: str = Field(default="system/*.write", description="SMART scopes asked for.")
+    fhir_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for one FHIR request.")
+    fhir_retries: int = Field(default=4, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
+    fhir_terminology: Path | None = Field(
+        default=None, description="Site CSV mapping local terms to SNOMED CT / dm+d codes (term,system,code,display)."
+    )
+    site_name: str = Field(default="", description="The organisation keeping the record (FHIR Organization).")
+    site_ods_code: str | None = Field(default=None, description="The organisation's ODS code, e.g. A81001.")
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -95,3 +95,21 @@ class NotFoundError(StoreError):
 
 class StateError(StoreError):
     """The action does not fit the record's state, e.g. editing an approved note or recording after an objection."""
+
+
+class ExportError(ScribeError):
+    """An approved note could not be delivered to the EPR (server refused it, unreachable, auth failed)."""
+
+    exit_code = 10
+
+
+class ExportRefusedError(ExportError):
+    """The FHIR server refused the bundle (4xx); re-sending the same bundle will not help."""
+
+
+class ExportUnreachableError(ExportError):
+    """The FHIR server did not answer usefully after every retry; nothing is lost, re-run the export later."""
+
+
+class ExportAuthError(ExportError):
+    """The FHIR server or its token endpoint refused scribe's credentials."""

@@ -12,8 +12,25 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from scribe.config import Settings, load_settings
-from scribe.records import NoteDraft, NoteSection, Segment, SpeakerRole, Statement, Transcript
-from scribe.store import new_key
+from scribe.records import (
+    Allergy,
+    Approval,
+    Consent,
+    Letter,
+    LetterKind,
+    Medication,
+    MedicationChange,
+    NoteDraft,
+    NoteSection,
+    PatientDetails,
+    Role,
+    Segment,
+    SpeakerRole,
+    Statement,
+    Transcript,
+    User,
+)
+from scribe.store import Store, new_key
 from scribe.store.crypto import encode_key
 
 
@@ -68,3 +85,26 @@ def postgres_database(server_url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def approved_consultation(store: Store, *, patient_letter: bool = True) -> tuple[str, User]:
+    """A consultation whose note (with a medication, an allergy and a patient letter) a clinician approved."""
+    user = store.create_user(
+        f"clin{uuid.uuid4().hex[:6]}", "Dr Alice Smith", Role.CLINICIAN, "hash", totp_required=False
+    )
+    patient = PatientDetails(name="Jo Bloggs", nhs_number="9434765919", birth_date="1970-02-03")
+    cid = store.create_consultation(user.id, "gp", patient).id
+    store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
+    store.put_transcript(cid, transcript())
+    draft = note().model_copy(
+        update={
+            "medications": [Medication(name="ibuprofen", dose="400 mg", change=MedicationChange.STARTED)],
+            "allergies": [Allergy(substance="penicillin", reaction="rash")],
+        }
+    )
+    store.add_version(cid, draft, created_by=None)
+    if patient_letter:
+        letter = Letter(kind=LetterKind.PATIENT, paragraphs=[[Statement(text="You have knee pain.", supported=True)]])
+        store.put_letter(cid, 1, letter)
+    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note."))
+    return cid, user

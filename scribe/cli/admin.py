@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
     app.command("audit")(audit)
 
 
-def _actor() -> str:
+def actor_name() -> str:
+    """The audit name of whoever runs the command line: ``cli:<operating-system user>``."""
     try:
         name = getpass.getuser()
     except (KeyError, OSError):
@@ -51,7 +52,7 @@ def _actor() -> str:
 
 
 def _audit(store: Store, action: str, target: str, detail: str = "") -> None:
-    store.audit(AuditEvent(user_id=None, username=_actor(), action=action, target=target, detail=detail))
+    store.audit(AuditEvent(user_id=None, username=actor_name(), action=action, target=target, detail=detail))
 
 
 # --- scribe store ---------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ def retention(
     settings = load_settings()
     store = open_store(settings)
     try:
-        report = apply_retention(store, settings, dry_run=dry_run, actor=_actor())
+        report = apply_retention(store, settings, dry_run=dry_run, actor=actor_name())
     finally:
         store.close()
     verb = "due for deletion" if dry_run else "deleted"

@@ -20,12 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -33,13 +30,12 @@ import httpx
 from scribe.config import Settings
 from scribe.errors import BackendError, BackendTimeoutError
 from scribe.notes.backends.base import Completion, Message, OnText
+from scribe.retrying import RETRY_STATUS, Backoff, Transient, retry_after, transport_failure
 
 log = logging.getLogger(__name__)
 
 SchemaForm = Literal["json_schema", "json_object"]
 CHARS_PER_TOKEN = 4  # the usual estimate for English text when a server cannot count
-MAX_WAIT = 60.0  # longest pause between tries, whatever Retry-After asks
-RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
 # Token-counting endpoints, relative to the server's root, tried in turn: (path, request body).
@@ -52,15 +48,6 @@ TOKENIZERS: tuple[tuple[str, Callable[[str, str], dict[str, Any]]], ...] = (
 def estimate_tokens(text: str) -> int:
     """Tokens ``text`` takes, estimated at about four characters a token."""
     return math.ceil(len(text) / CHARS_PER_TOKEN)
-
-
-class _Retry(Exception):
-    """One try failed in a way worth another; ``wait`` is what the server asked for, if anything."""
-
-    def __init__(self, problem: str, *, timeout: bool = False, wait: float | None = None) -> None:
-        super().__init__(problem)
-        self.timeout = timeout
-        self.wait = wait
 
 
 class _Refused(Exception):
@@ -103,12 +90,10 @@ class OpenAIBackend:
         self.base_url = base_url.rstrip("/")
         self.context_tokens = context_tokens
         self.seed = seed
-        self.retries = retries
-        self.backoff = backoff
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._own_client = client is None
         self._client = client or httpx.Client(timeout=httpx.Timeout(timeout))
-        self._jitter = random.Random(seed)
+        self._backoff = Backoff(retries, backoff, seed=seed)
         self._schema_form: SchemaForm | None = None  # settled by the first schema request that succeeds
         self._tokenizers: tuple[int, ...] = tuple(range(len(TOKENIZERS)))  # candidates left in TOKENIZERS
         self.model = model or self._discover_model()
@@ -141,41 +126,27 @@ class OpenAIBackend:
         return f"is the server at {self.base_url} running? set SCRIBE_OPENAI_BASE_URL to where it listens"
 
     def _with_retries(self, what: str, attempt_once: Callable[[], T]) -> T:
-        """Run ``attempt_once()`` until it succeeds, retrying what :class:`_Retry` marks as transient."""
-        tries = self.retries + 1
-        for attempt in range(1, tries + 1):
-            try:
-                return attempt_once()
-            except _Retry as exc:
-                if attempt == tries:
-                    if exc.timeout:
-                        raise BackendTimeoutError(
-                            f"{what}: no answer from {self.base_url} after {tries} tries ({exc}); the server may be "
-                            "overloaded or the model too slow: raise SCRIBE_OPENAI_TIMEOUT or check the server"
-                        ) from None
-                    raise BackendError(f"{what} failed after {tries} tries ({exc}); {self._hint()}") from None
-                pause = self._pause(attempt, exc.wait)
-                log.warning("%s: try %d of %d failed (%s); retrying in %.1f s", what, attempt, tries, exc, pause)
-                time.sleep(pause)
-            except _Refused as exc:
-                how = f"refused ({exc.status})" if exc.status >= 400 else "failed"
-                raise BackendError(f"{what}: the server at {self.base_url} {how}: {exc.message}") from None
-        raise AssertionError("unreachable")
-
-    def _pause(self, attempt: int, asked: float | None) -> float:
-        """Exponential backoff with jitter, or what the server asked for (capped)."""
-        if asked is not None:
-            return min(max(asked, 0.0), MAX_WAIT)
-        return min(self.backoff * 2 ** (attempt - 1) * self._jitter.uniform(0.5, 1.5), MAX_WAIT)
+        """Run ``attempt_once()`` until it succeeds, retrying what :class:`Transient` marks as transient."""
+        try:
+            return self._backoff.run(what, lambda _attempt: attempt_once())
+        except Transient as exc:
+            tries = self._backoff.tries
+            if exc.timeout:
+                raise BackendTimeoutError(
+                    f"{what}: no answer from {self.base_url} after {tries} tries ({exc}); the server may be "
+                    "overloaded or the model too slow: raise SCRIBE_OPENAI_TIMEOUT or check the server"
+                ) from None
+            raise BackendError(f"{what} failed after {tries} tries ({exc}); {self._hint()}") from None
+        except _Refused as exc:
+            how = f"refused ({exc.status})" if exc.status >= 400 else "failed"
+            raise BackendError(f"{what}: the server at {self.base_url} {how}: {exc.message}") from None
 
     def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        """One non-streaming request; transient failures become :class:`_Retry`."""
+        """One non-streaming request; transient failures become :class:`Transient`."""
         try:
             response = self._client.request(method, url, json=body, headers=self._headers)
-        except httpx.TimeoutException as exc:
-            raise _Retry(f"timed out: {type(exc).__name__}", timeout=True) from None
         except httpx.TransportError as exc:
-            raise _Retry(f"cannot reach the server: {exc}") from None
+            raise transport_failure(exc) from None
         _raise_for_status(response)
         return response
 
@@ -271,7 +242,7 @@ class OpenAIBackend:
         return done
 
     def _stream(self, url: str, body: dict[str, Any], on_text: OnText | None, form: SchemaForm | None) -> Completion:
-        """One streamed try: the whole answer, or :class:`_Retry` / :class:`_Refused`."""
+        """One streamed try: the whole answer, or :class:`Transient` / :class:`_Refused`."""
         pieces: list[str] = []
         finish = ""
         usage: dict[str, Any] | None = None
@@ -304,10 +275,10 @@ class OpenAIBackend:
                                 on_text(piece)
                         finish = choice.get("finish_reason") or finish
         except httpx.TimeoutException as exc:
-            raise _Retry(f"timed out waiting for the stream: {type(exc).__name__}", timeout=True) from None
+            raise Transient(f"timed out waiting for the stream: {type(exc).__name__}", timeout=True) from None
         except httpx.TransportError as exc:
             broken = "the stream broke" if connected else "cannot reach the server"
-            raise _Retry(f"{broken}: {type(exc).__name__}: {exc}") from None
+            raise Transient(f"{broken}: {type(exc).__name__}: {exc}") from None
         if not events:  # a clean end with nothing in it: the server swallowed an error, a retry gets the same
             raise _Refused(
                 200,
@@ -315,7 +286,7 @@ class OpenAIBackend:
                 "prompt plus max_tokens exceed its context, --n_ctx); shorten the input or raise the server's context",
             )
         if not done and not finish:
-            raise _Retry(f"the stream ended after {len(pieces)} pieces without finishing")
+            raise Transient(f"the stream ended after {len(pieces)} pieces without finishing")
         completion = Completion(text="".join(pieces), finish_reason=finish or "stop")
         completion.extra["time_to_first_token"] = (first - started) if first else None
         if usage:
@@ -373,7 +344,7 @@ class OpenAIBackend:
         body.pop("stream_options")
         try:
             self._request("POST", f"{self.base_url}/chat/completions", body)
-        except _Retry as exc:
+        except Transient as exc:
             raise BackendError(f"prefill failed ({exc}); {self._hint()}") from None
         except _Refused as exc:
             raise BackendError(f"prefill refused by {self.base_url} ({exc.status}): {exc.message}") from None
@@ -420,9 +391,9 @@ def _json(data: str) -> dict[str, Any]:
     try:
         event = json.loads(data)
     except ValueError:
-        raise _Retry(f"the stream carried something that is not JSON: {data[:80]!r}") from None
+        raise Transient(f"the stream carried something that is not JSON: {data[:80]!r}") from None
     if not isinstance(event, dict):
-        raise _Retry(f"the stream carried an unexpected event: {data[:80]!r}")
+        raise Transient(f"the stream carried an unexpected event: {data[:80]!r}")
     return event
 
 
@@ -441,23 +412,8 @@ def _error_text(payload: Any) -> str:
     return str(payload)[:500]
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After`` as seconds or an HTTP date)."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-    except (TypeError, ValueError):
-        return None
-
-
 def _raise_for_status(response: httpx.Response, schema_form: SchemaForm | None = None) -> None:
-    """Nothing for 2xx; :class:`_Retry` for 408, 429 and 5xx; :class:`_Refused` for other errors."""
+    """Nothing for 2xx; :class:`Transient` for 408, 429 and 5xx; :class:`_Refused` for other errors."""
     status = response.status_code
     if status < 300:
         return
@@ -468,7 +424,7 @@ def _raise_for_status(response: httpx.Response, schema_form: SchemaForm | None =
     if schema_form == "json_schema" and (status in (400, 422) or "response_format" in message):
         raise _FormatRefused(f"HTTP {status}: {message}")  # complete() falls back to json_object
     if status in RETRY_STATUS:
-        raise _Retry(f"HTTP {status}: {message}", wait=_retry_after(response) if status in (429, 503) else None)
+        raise Transient(f"HTTP {status}: {message}", wait=retry_after(response) if status in (429, 503) else None)
     advice = {
         401: "check SCRIBE_OPENAI_API_KEY",
         403: "check SCRIBE_OPENAI_API_KEY and that this key may use the model",

@@ -1,4 +1,5 @@
-"""Export of approved notes: plain text (to paste into a record system), PDF (note or letters), JSON.
+"""Export of approved notes: plain text (to paste into a record system), PDF (note or letters), JSON,
+FHIR R4 Bundles (download), and sending to the site's EPR over FHIR when one is configured.
 
 Only an approved version leaves (409 otherwise), only for roles allowed to export; every export is
 recorded with the consultation and audited, and carries the patient's disputes. Downloads are built
@@ -13,11 +14,13 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
+from scribe.errors import ConfigError, ExportError
+from scribe.export.fhir import Actor, fhir_bundle, record_export, send_approved
 from scribe.notes.render import Alert, Block, Bullets, Heading, Paragraph, Text, pdf_bytes
 from scribe.records import Consultation, Dispute, ExportRecord, Letter, LetterKind, NoteState, NoteVersion, User
 from scribe.review import deps
 from scribe.review.editing import STRUCTURED, STRUCTURED_TITLES
-from scribe.review.routes.consultations import load, target
+from scribe.review.routes.consultations import load, redirect, target
 
 router = APIRouter()
 
@@ -165,3 +168,36 @@ def export_json(request: Request, cid: str, user: User = Depends(deps.current_us
     _record(request, c, v, "json", user)
     data = json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8")
     return _download(data, "application/json", f"note-{cid[:8]}-v{v.version}.json")
+
+
+@router.get("/consultations/{cid}/export/fhir")
+def export_fhir(
+    request: Request,
+    cid: str,
+    bundle: Literal["document", "transaction"] = "document",
+    user: User = Depends(deps.current_user),
+) -> Response:
+    """The approved note as a FHIR R4 document or transaction Bundle (UK Core), to download."""
+    c = load(request, cid, "export")
+    v = _approved(request, c)
+    note, built = fhir_bundle(deps.store(request), cid, bundle, deps.settings(request), version=v.version)
+    record_export(deps.store(request), note, f"fhir-{bundle}", Actor(user.id, user.username), destination="download")
+    data = json.dumps(built, indent=2, ensure_ascii=False).encode("utf-8")
+    return _download(data, "application/fhir+json", f"fhir-{bundle}-{cid[:8]}-v{v.version}.json")
+
+
+@router.post("/consultations/{cid}/export/epr", dependencies=[Depends(deps.csrf)])
+def send_to_epr(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
+    """Send the approved note to the site's EPR (a FHIR transaction); every attempt shows in the History tab."""
+    c = load(request, cid, "export")
+    v = _approved(request, c)
+    settings = deps.settings(request)
+    if not settings.fhir_base_url:
+        raise HTTPException(409, "No EPR is configured for this site; download the FHIR bundle or the PDF instead.")
+    try:
+        send_approved(deps.store(request), cid, settings, Actor(user.id, user.username), version=v.version)
+    except (ExportError, ConfigError) as exc:
+        raise HTTPException(
+            502, f"The note was not sent to the EPR: {exc} It stays approved here; try again later."
+        ) from None
+    return redirect(f"/consultations/{cid}?tab=history")

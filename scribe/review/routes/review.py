@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from scribe.export.fhir import safe_destination
 from scribe.records import (
     Approval,
     Consultation,
@@ -110,6 +111,8 @@ class ReviewView:
     exports: list[ExportRecord] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
     granted_names: list[str] = field(default_factory=list)
+    epr: str = ""
+    """Where "Send to EPR" sends (no credentials), or '' when the site has no FHIR server configured."""
 
 
 def _view(
@@ -147,6 +150,7 @@ def _view(
         structured=[(k, STRUCTURED_TITLES[k], list(getattr(note, k))) for k in STRUCTURED if getattr(note, k)],
         tab=tab,
         tab_label=dict(TABS)[tab],
+        epr=safe_destination(settings.fhir_base_url) if (settings := deps.settings(request)).fhir_base_url else "",
     )
     if not full:
         return view
