@@ -6,6 +6,7 @@ use it without audio or language models:
     note = load_approved_note(json_text)            # precise pydantic.ValidationError if malformed
     bundle = document_bundle(note, Terminology.from_csv("site-codes.csv"))
     writes = transaction_bundle(note)               # conditional writes: a re-send updates
+    fixes = transaction_bundle(v2, previous=v1)     # a correction also retires what v1 sent and v2 dropped
 """
 
 from .audit import export_audit_event

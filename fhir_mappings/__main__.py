@@ -1,8 +1,9 @@
-"""Command line: `python -m fhir_mappings schema | document NOTE.json | transaction NOTE.json`.
+"""Command line: `python -m fhir_mappings schema | document NOTE.json | transaction NOTE.json [--previous OLD.json]`.
 
 For integrators without the rest of scribe: print the approved note JSON Schema, or turn an approved
-note JSON file into a FHIR document or transaction Bundle. Exit status 2 for a malformed note or
-terminology file, with what to fix on stderr.
+note JSON file into a FHIR document or transaction Bundle. A corrected note's transaction takes the
+version it supersedes with `--previous`, to retire that version's letters and dropped items.
+Exit status 2 for a malformed note or terminology file, with what to fix on stderr.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .bundle import document_bundle, transaction_bundle
-from .contract import json_schema, load_approved_note
+from .contract import ApprovedNote, json_schema, load_approved_note
+from .supersede import check_previous
 from .terminology import Terminology, TerminologyError
 
 
@@ -28,7 +30,27 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("note", type=Path, help="approved note JSON file ('-' for stdin)")
         command.add_argument("--terminology", type=Path, help="site CSV: term,system,code,display[,kind]")
         command.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+        if name == "transaction":
+            command.add_argument(
+                "--previous",
+                type=Path,
+                help="the approved note JSON this corrected note supersedes: its letters are marked superseded "
+                "and the items the correction dropped entered-in-error",
+            )
     return parser
+
+
+def _read_note(path: Path) -> ApprovedNote:
+    """The note at `path` ('-' for stdin); raises OSError or ValidationError."""
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    return load_approved_note(text)
+
+
+def _report(path: Path, error: ValidationError) -> None:
+    print(f"{path} is not a valid approved note ({error.error_count()} problems):", file=sys.stderr)
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        print(f"  {where}: {problem['msg']}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,25 +59,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "schema":
         result = json_schema()
     else:
+        previous_path = getattr(args, "previous", None)
+        paths = [args.note, *([previous_path] if previous_path else [])]
+        notes = []
+        for path in paths:
+            try:
+                notes.append(_read_note(path))
+            except OSError as error:
+                print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+                return 2
+            except ValidationError as error:
+                _report(path, error)
+                return 2
         try:
-            text = sys.stdin.read() if str(args.note) == "-" else args.note.read_text(encoding="utf-8")
-        except OSError as error:
-            print(f"cannot read {args.note}: {error.strerror}", file=sys.stderr)
-            return 2
-        try:
-            note = load_approved_note(text)
             terminology = Terminology.from_csv(args.terminology) if args.terminology else None
-        except ValidationError as error:
-            print(f"{args.note} is not a valid approved note ({error.error_count()} problems):", file=sys.stderr)
-            for problem in error.errors():
-                where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-                print(f"  {where}: {problem['msg']}", file=sys.stderr)
-            return 2
         except TerminologyError as error:
             print(str(error), file=sys.stderr)
             return 2
-        build = document_bundle if args.command == "document" else transaction_bundle
-        result = build(note, terminology)
+        if args.command == "document":
+            result = document_bundle(notes[0], terminology)
+        else:
+            previous = notes[1] if previous_path else None
+            if previous is not None:
+                try:
+                    check_previous(notes[0], previous)
+                except ValueError as error:
+                    print(f"{previous_path}: {error}", file=sys.stderr)
+                    return 2
+            result = transaction_bundle(notes[0], terminology, previous=previous)
     text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
     if getattr(args, "output", None):
         args.output.write_text(text, encoding="utf-8")

@@ -14,7 +14,7 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from . import profiles
 from .contract import ApprovedNote
 from .ids import identifier, stable_id
-from .resources import validated
+from .resources import document_id, validated
 
 DICOM = "http://dicom.nema.org/resources/ontology/DCM"
 EXPORT = ("110106", "Export")
@@ -45,7 +45,7 @@ def export_audit_event(
     if attempt < 1:
         raise ValueError(f"attempt counts from 1, got {attempt}")
     resource_id = stable_id(note.consultation_id, "export", note.version, destination, attempt)
-    document = stable_id(note.consultation_id, "document", note.version)
+    document = document_id(note.consultation_id, note.version)
     composition = stable_id(note.consultation_id, "composition")
     data: dict[str, Any] = {
         "resourceType": "AuditEvent",

@@ -17,7 +17,8 @@ from fhir.resources.R4B.provenance import Provenance
 from . import profiles, resources
 from .contract import ApprovedNote, Statement
 from .ids import URI_SYSTEM, identifier, identifier_value, search, stable_id, urn
-from .resources import Built, Context, validated
+from .resources import Built, Context, document_id, validated
+from .supersede import check_previous, retired
 from .terminology import Terminology
 
 _XHTML = "http://www.w3.org/1999/xhtml"
@@ -116,6 +117,9 @@ def composition(note: ApprovedNote, ctx: Context, items: dict[str, list[Built]],
     }
     if ctx.organization is not None:
         data["custodian"] = ctx.organization.reference
+    if note.supersedes_version is not None:  # the document this corrected version replaces
+        replaced = identifier(document_id(note.consultation_id, note.supersedes_version))
+        data["relatesTo"] = [{"code": profiles.DOCUMENT_RELATIONSHIP, "targetIdentifier": replaced}]
     return Built(validated(Composition, data), ("identifier", URI_SYSTEM, identifier_value(resource_id)), update=True)
 
 
@@ -211,7 +215,7 @@ def build_resources(note: ApprovedNote, terminology: Terminology | None = None) 
 def document_bundle(note: ApprovedNote, terminology: Terminology | None = None) -> dict[str, Any]:
     """The approved note as a FHIR R4 document Bundle (JSON dict), validated through fhir.resources.R4B."""
     built = build_resources(note, terminology)
-    bundle_id = stable_id(note.consultation_id, "document", note.version)
+    bundle_id = document_id(note.consultation_id, note.version)
     data = {
         "resourceType": "Bundle",
         "id": bundle_id,
@@ -224,15 +228,26 @@ def document_bundle(note: ApprovedNote, terminology: Terminology | None = None) 
     return validated(Bundle, data)
 
 
-def transaction_bundle(note: ApprovedNote, terminology: Terminology | None = None) -> dict[str, Any]:
+def transaction_bundle(
+    note: ApprovedNote, terminology: Terminology | None = None, previous: ApprovedNote | None = None
+) -> dict[str, Any]:
     """The same resources as a transaction of conditional writes: a re-send updates, never duplicates.
 
     Patient, Practitioner, Organization, Device and Provenance are created only if none matches their
     identifier (the EPR owns demographics); the note's own resources are conditionally updated.
     Entries carry no resource id: servers assign ids, and references use the entries' urn:uuid fullUrls.
+
+    `previous` is the approved version a corrected note supersedes (same consultation_id, version equal
+    to `note.supersedes_version`; ValueError otherwise). With it, the transaction also marks that
+    version's letters superseded and the items the correction no longer lists entered-in-error
+    (see `fhir_mappings.supersede`).
     """
+    built = build_resources(note, terminology)
+    if previous is not None:
+        check_previous(note, previous)
+        built += retired(note, built, build_resources(previous, terminology))
     entries = []
-    for item in build_resources(note, terminology):
+    for item in built:
         resource = {key: value for key, value in item.resource.items() if key != "id"}
         kind = resource["resourceType"]
         name, system, value = item.search

@@ -389,6 +389,11 @@ def observations(note: ApprovedNote, ctx: Context) -> list[Built]:
     return built
 
 
+def document_id(consultation_id: str, version: int) -> str:
+    """The document Bundle id of one approved version; its identifier names that version's document."""
+    return stable_id(consultation_id, "document", version)
+
+
 def letter_id(note: ApprovedNote, letter_kind: str, version: int) -> str:
     """The DocumentReference id of a letter of one kind in one approved version."""
     return stable_id(note.consultation_id, "letter", letter_kind, version)

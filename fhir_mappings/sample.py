@@ -101,3 +101,27 @@ def sample_note_data(consultation_id: str = "c0ffee00sample", version: int = 1) 
 def sample_note(consultation_id: str = "c0ffee00sample", version: int = 1) -> ApprovedNote:
     """The sample approved note, checked."""
     return ApprovedNote.model_validate(sample_note_data(consultation_id, version))
+
+
+def sample_correction_data(consultation_id: str = "c0ffee00sample") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two approved versions of one consultation as JSON-ready data: the second corrects the first.
+
+    Version 1 is the sample with a second medicine (Paracetamol) and a second letter (to the patient);
+    version 2 supersedes it, drops both and rewrites the plan.
+    """
+    first = sample_note_data(consultation_id)
+    first["medications"].append({"name": "Paracetamol", "dose": "1 g", "route": "oral", "change": "continued"})
+    first["letters"].append({**first["letters"][0], "kind": "patient", "title": "Letter to patient"})
+    second = sample_note_data(consultation_id, version=2)
+    second["supersedes_version"] = 1
+    second["approval"]["at"] = "2026-03-03T09:00:00+00:00"
+    second["sections"][-1]["statements"] = [
+        {"text": "Simple linctus; paracetamol not needed. Return if fever or breathlessness.", "edited": True}
+    ]
+    return first, second
+
+
+def sample_correction(consultation_id: str = "c0ffee00sample") -> tuple[ApprovedNote, ApprovedNote]:
+    """The two sample versions, checked: (version 1, version 2 that corrects it)."""
+    first, second = sample_correction_data(consultation_id)
+    return ApprovedNote.model_validate(first), ApprovedNote.model_validate(second)

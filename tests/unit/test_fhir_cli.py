@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fhir_mappings.sample import sample_note_data
+from fhir_mappings.sample import sample_correction_data, sample_note_data
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,3 +50,22 @@ def test_malformed_note_lists_each_problem_without_echoing_data(tmp_path: Path) 
     note.write_text(json.dumps(sample_note_data()))
     done = _run("document", str(note), "--terminology", str(bad_csv))
     assert done.returncode == 2 and "missing system, display" in done.stderr
+
+
+def test_transaction_of_a_correction_with_previous(tmp_path: Path) -> None:
+    first, second = sample_correction_data()
+    old, new = tmp_path / "v1.json", tmp_path / "v2.json"
+    old.write_text(json.dumps(first))
+    new.write_text(json.dumps(second))
+    done = _run("transaction", str(new), "--previous", str(old))
+    assert done.returncode == 0, done.stderr
+    statuses = [entry["resource"].get("status") for entry in json.loads(done.stdout)["entry"]]
+    assert statuses.count("superseded") == 2 and statuses.count("entered-in-error") == 1
+    wrong = _run("transaction", str(new), "--previous", str(new))
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert "previous is version 2, but the note (version 2) supersedes version 1" in wrong.stderr
+    first["approval"]["at"] = "yesterday"
+    old.write_text(json.dumps(first))
+    bad = _run("transaction", str(new), "--previous", str(old))
+    assert bad.returncode == 2 and f"{old} is not a valid approved note (1 problems)" in bad.stderr
+    assert "--previous" not in _run("document", "--help").stdout

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from fhir_mappings import document_bundle, profiles, vitals
-from fhir_mappings.sample import sample_note
+from fhir_mappings import ApprovedNote, document_bundle, profiles, transaction_bundle, vitals
+from fhir_mappings.sample import sample_correction_data, sample_note
 from scribe.evaluate.datasets import shared_data_dir
 
 UK_CORE = shared_data_dir() / "uk-core"
@@ -181,3 +181,64 @@ def test_composition_type_binding_is_only_preferred_so_loinc_is_allowed() -> Non
     assert _value(binding, "strength") == "preferred"
     section = _element(_definition("UKCore-Composition"), "Composition.section.code").find("f:binding", NS)
     assert _value(section, "strength") == "extensible"
+
+
+@pytest.fixture(scope="module")
+def corrected() -> dict[str, Any]:
+    """A correction's transaction: version 1's letters superseded, its dropped items entered-in-error."""
+    first, second = sample_correction_data()
+    first["problems"].append({"name": "Asthma", "status": "ongoing"})
+    first["allergies"].append({"substance": "Latex", "reaction": "hives"})
+    first["findings"].append({"name": "Oxygen saturation", "value": "97", "unit": "%"})
+    return transaction_bundle(ApprovedNote.model_validate(second), previous=ApprovedNote.model_validate(first))
+
+
+def _retired(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        codes = [c["code"] for c in resource.get("verificationStatus", {}).get("coding", [])]
+        if resource.get("status") in ("superseded", "entered-in-error") or "entered-in-error" in codes:
+            found.append(resource)
+    return found
+
+
+def test_retired_resources_keep_their_uk_core_profile(corrected: dict[str, Any]) -> None:
+    retired = _retired(corrected)
+    assert sorted(r["resourceType"] for r in retired) == [
+        "AllergyIntolerance",
+        "Condition",
+        "DocumentReference",
+        "DocumentReference",
+        "MedicationStatement",
+        "Observation",
+    ]
+    for resource in (entry["resource"] for entry in corrected["entry"]):
+        [profile] = resource["meta"]["profile"]
+        assert profile in _all_profile_urls(), profile
+        assert _value(_definition(profile.rsplit("/", 1)[1]), "type") == resource["resourceType"]
+
+
+def test_uk_core_allows_entered_in_error_without_a_clinical_status(corrected: dict[str, Any]) -> None:
+    """UK Core neither requires clinicalStatus nor narrows the status codes, so R4's con-5 / ait-2 decide."""
+    for kind in ("Condition", "AllergyIntolerance"):
+        root = _definition(f"UKCore-{kind}")
+        for element in (f"{kind}.clinicalStatus", f"{kind}.verificationStatus"):
+            assert _value(_element(root, element), "min") in (None, "0")
+            assert _element(root, element).find("f:binding", NS) is None
+    for kind in ("MedicationStatement", "Observation", "DocumentReference"):
+        status = _element(_definition(f"UKCore-{kind}"), f"{kind}.status")
+        assert status.find("f:binding", NS) is None and _value(status, "min") in (None, "0")
+    for resource in _retired(corrected):
+        if resource["resourceType"] in ("Condition", "AllergyIntolerance"):
+            assert "clinicalStatus" not in resource and resource["code"]["text"]  # AllergyIntolerance.code 1..1
+
+
+def test_retired_items_keep_what_uk_core_requires(corrected: dict[str, Any]) -> None:
+    allowed = _valueset_codes("UKCore-ConditionCategory")
+    for resource in _retired(corrected):
+        if resource["resourceType"] == "MedicationStatement":
+            assert all(i["system"] and i["value"] for i in resource["identifier"])
+        if resource["resourceType"] == "Condition":
+            for coding in resource["category"][0]["coding"]:
+                assert (coding["system"], coding["code"]) in allowed
