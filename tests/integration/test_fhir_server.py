@@ -6,6 +6,7 @@ Bundles here are written by hand as JSON, so these tests check the server, not f
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -273,4 +274,60 @@ def test_r4_json_schema_is_available() -> None:
 
 def test_a_fault_list_it_cannot_read_stops_the_server_with_the_reason() -> None:
     with pytest.raises(RuntimeError, match='entry "teapot" is not understood'), fhir_server(faults="500,teapot"):
+        pass  # pragma: no cover
+
+
+@pytest.mark.parametrize("status", ["429", "503"])
+def test_throttling_and_unavailable_faults_say_when_to_retry(client: httpx.Client, base_url: str, status: str) -> None:
+    set_faults(base_url, [status, "500"])
+    throttled = client.post("", content=json.dumps(_transaction()))
+    assert throttled.status_code == int(status)
+    assert throttled.headers["retry-after"] == "1"
+    failed = client.post("", content=json.dumps(_transaction()))
+    assert failed.status_code == 500
+    assert "retry-after" not in failed.headers
+    assert _search(client, "Patient") == []
+
+
+def test_faults_apply_to_put_as_well_as_post(client: httpx.Client, base_url: str) -> None:
+    patient = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Put"}]}
+    set_faults(base_url, ["503", "reset"])
+    assert client.get("Patient").status_code == 200  # GET does not use up a fault
+    assert client.put("Patient/p1", content=json.dumps(patient)).status_code == 503
+    with pytest.raises(httpx.TransportError):
+        client.put("Patient/p1", content=json.dumps(patient))
+    assert client.get("Patient/p1").status_code == 404  # neither stored it
+    assert client.put("Patient/p1", content=json.dumps(patient)).status_code == 200
+
+
+def test_slow_fault_stores_although_the_client_gave_up_and_a_resend_does_not_duplicate(
+    client: httpx.Client, base_url: str
+) -> None:
+    set_faults(base_url, ["slow:3"])
+    assert pending_faults(base_url) == ["slow:3"]
+    started = time.monotonic()
+    with pytest.raises(httpx.TimeoutException):
+        client.post("", content=json.dumps(_transaction()), timeout=1.0)
+    assert time.monotonic() - started < 2.5  # the client's timeout, not the server's delay
+    (stored,) = _search(client, "Patient")  # the write happened although no answer came
+    resent = client.post("", content=json.dumps(_transaction()))  # what a retrying client does
+    assert resent.status_code == 200, resent.text
+    assert [e["response"]["status"].split()[0] for e in resent.json()["entry"]] == ["200", "200"]
+    assert resent.json()["entry"][0]["response"]["location"].startswith(f"Patient/{stored['id']}")
+    assert len(_search(client, "Patient")) == 1
+    assert len(_search(client, "Composition")) == 1
+
+
+def test_slow_fault_answers_a_patient_client_late_but_normally(client: httpx.Client, base_url: str) -> None:
+    set_faults(base_url, ["slow:0.5"])
+    started = time.monotonic()
+    response = client.post("Patient", content=json.dumps({"resourceType": "Patient"}))
+    assert response.status_code == 201
+    assert time.monotonic() - started >= 0.5
+
+
+def test_a_fault_list_with_a_bad_slow_entry_is_refused(base_url: str) -> None:
+    with pytest.raises(httpx.HTTPStatusError):
+        set_faults(base_url, ["slow:soon"])
+    with pytest.raises(RuntimeError, match='"slow:-1" is not understood'), fhir_server(faults="slow:-1"):
         pass  # pragma: no cover
