@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from fhir_server import fhir_server
+from local_server import free_port
 from review_app import PASSWORD, csrf_from, review_app, review_settings, signed_in_client, totp_secret
 
+from scribe.export.fhir_client import FhirClient
 from scribe.notes.inputs import transcript_from_data
 from scribe.records import (
     Consent,
@@ -342,6 +345,57 @@ def test_integrator_exports_approved_note_but_never_reads_transcript(world: Worl
     assert ivy.get(f"/consultations/{world.cid}/export/text").status_code == 200
     response = world.post("ivy", f"/consultations/{world.cid}/statements/plan/0", {"version": "1", "text": "x"})
     assert response.status_code == 403
+
+
+def test_fhir_download_and_send_to_the_epr(tmp_path: Path) -> None:
+    with fhir_server() as url:
+        w = World(tmp_path, fhir_base_url=url)
+        base = f"/consultations/{w.cid}"
+        assert w.post("alice", f"{base}/export/epr").status_code == 409, "nothing unapproved is sent"
+        assert w.client("alice").get(f"{base}/export/fhir").status_code == 409
+        _approve(w)
+        page = w.client("alice").get(base).text
+        assert "Send to the EPR" in page and url in page
+        download = w.client("alice").get(f"{base}/export/fhir?bundle=document")
+        assert download.status_code == 200 and download.headers["content-type"].startswith("application/fhir+json")
+        assert download.json()["type"] == "document" and "attachment" in download.headers["content-disposition"]
+        assert w.client("ivy").get(f"{base}/export/fhir?bundle=transaction").json()["type"] == "transaction"
+        sent = w.post("alice", f"{base}/export/epr")
+        assert sent.status_code == 303 and sent.headers["location"].endswith("?tab=history")
+        assert w.post("alice", f"{base}/export/epr").status_code == 303, "a re-send is allowed and harmless"
+        with FhirClient(url) as client:
+            assert client.search("Composition", _summary="count")["total"] == 1
+        formats = [(x.format, x.destination, x.ok) for x in w.store.exports(w.cid)]
+        assert formats == [
+            ("fhir-document", "download", True),
+            ("fhir-transaction", "download", True),
+            ("fhir-transaction", url, True),
+            ("fhir-transaction", url, True),
+        ]
+        history = w.client("alice").get(f"{base}?tab=history").text
+        assert history.count(f"fhir-transaction of version 1 to {url}") == 2
+        w.store.close()
+
+
+def test_send_to_the_epr_when_it_is_down_or_not_configured(tmp_path: Path) -> None:
+    w = World(tmp_path / "none")
+    _approve(w)
+    assert "Send to the EPR" not in w.client("alice").get(f"/consultations/{w.cid}").text
+    assert w.post("alice", f"/consultations/{w.cid}/export/epr").status_code == 409
+    w.store.close()
+    down = f"http://127.0.0.1:{free_port()}/fhir"
+    w = World(tmp_path / "down", fhir_base_url=down, fhir_retries=0)
+    _approve(w)
+    response = w.post("alice", f"/consultations/{w.cid}/export/epr")
+    assert response.status_code == 502 and "was not sent to the EPR" in response.text
+    assert "stays approved" in response.text
+    assert w.store.get_consultation(w.cid).status == ConsultationStatus.APPROVED
+    assert [x.ok for x in w.store.exports(w.cid)] == [False]
+    assert (
+        "(failed: attempt 1: cannot reach the server"
+        in w.client("alice").get(f"/consultations/{w.cid}?tab=history").text
+    )
+    w.store.close()
 
 
 # --- audio ------------------------------------------------------------------------------------------------------------
