@@ -18,7 +18,7 @@ from store_helpers import approved_consultation, make_settings, note
 from scribe.errors import ExportAuthError, ExportRefusedError, ExportUnreachableError, StateError
 from scribe.export.fhir import Actor, send_approved
 from scribe.export.fhir_client import FhirClient
-from scribe.records import ConsultationStatus, PatientDetails, Role
+from scribe.records import Approval, ConsultationStatus, NoteState, PatientDetails, Role
 from scribe.store import Store, open_store
 
 ACTOR = Actor(user_id=None, username="cli:test")
@@ -194,3 +194,29 @@ def test_smart_backend_services(tmp_path: Path, store: Store, algorithm: str) ->
 def _total_with(*, client_settings, url: str) -> int:
     with FhirClient.from_settings(client_settings, url) as client:
         return int(client.search("Composition", _summary="count")["total"])
+
+
+def test_a_corrected_version_supersedes_what_the_first_sent(tmp_path: Path, store: Store, base_url: str) -> None:
+    """v1 sent; the clinician corrects it (drops the allergy; the letter carries over); v2 sent: nothing duplicated."""
+    cid, user = approved_consultation(store)
+    settings = make_settings(tmp_path)
+    send_approved(store, cid, settings, ACTOR, base_url=base_url)
+    v1 = store.get_version(cid, 1)
+    corrected = v1.note.model_copy(update={"allergies": []})
+    store.add_version(cid, corrected, created_by=user.id, based_on=1)
+    store.approve(cid, 2, Approval(user_id=user.id, name=user.full_name, attestation="Corrected: no allergy."))
+    assert store.get_version(cid, 1).state == NoteState.SUPERSEDED
+    send_approved(store, cid, settings, ACTOR, base_url=base_url)
+    send_approved(store, cid, settings, ACTOR, base_url=base_url)
+    with FhirClient(base_url) as client:
+        letters = [e["resource"] for e in client.search("DocumentReference").get("entry", [])]
+        allergies = [e["resource"] for e in client.search("AllergyIntolerance").get("entry", [])]
+    by_status = {d["status"]: d for d in letters}
+    assert sorted(by_status) == ["current", "superseded"] and len(letters) == 2, "v1's letter retired, v2's current"
+    replaced = by_status["current"]["relatesTo"][0]
+    assert replaced["code"] == "replaces"
+    assert replaced["target"]["identifier"]["value"] == by_status["superseded"]["identifier"][0]["value"]
+    assert len(allergies) == 1 and allergies[0]["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
+    assert "clinicalStatus" not in allergies[0]
+    assert _patient_compositions(base_url) == 1 and _total(base_url, "MedicationStatement") == 1
+    assert [x.version for x in store.exports(cid)] == [1, 2, 2]
