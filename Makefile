@@ -14,7 +14,7 @@ APT_PACKAGES := espeak-ng sox libportaudio2 fonts-dejavu-core chromium chromium-
 DEMO   := .cache/demo
 HTMX   := scribe/review/static/vendor/htmx.min.js
 
-.PHONY: demo serve test system-deps venv bench-asr bench-notes bench-review synth clean
+.PHONY: demo serve test system-deps venv bench-asr bench-notes bench-review bench-fhir synth clean
 
 venv: $(STAMP) $(HTMX)
 
@@ -58,7 +58,7 @@ demo: $(STAMP) $(HTMX)
 	$(VENV)/bin/scribe letter $(DEMO)/transcript.json --kind patient --note $(DEMO)/note.json -f json -o $(DEMO)/patient-letter.json
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f markdown
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f pdf -o $(DEMO)/patient-letter.pdf
-	@echo "-- clinician review in the web app: encrypted store, sign-in, a correction, approval, export, audit trail"
+	@echo "-- clinician review in the web app: encrypted store, sign-in, a correction, approval, export; then FHIR R4 to a local FHIR server; audit trail"
 	$(PY) scripts/demo_review.py --demo $(DEMO)
 
 # The review app on the demo's store (make demo first): http://127.0.0.1:8400/
@@ -88,6 +88,11 @@ bench-notes: system-deps $(STAMP)
 # The review app: review-page render time (20-minute synthetic consultation), 20 clinicians for 60 s.
 bench-review: $(STAMP) $(HTMX)
 	$(PY) scripts/bench_review.py
+
+# FHIR: build + validate throughput of 200 fictitious notes' bundles, their export to the in-memory test server
+# (sent twice, counted: no duplicates). Writes docs/benchmarks/fhir.{json,md}.
+bench-fhir: $(STAMP) $(HTMX)
+	$(PY) scripts/bench_fhir.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info node_modules tests/fhir_server/node_modules $(dir $(HTMX))

@@ -5,8 +5,10 @@ Loads the demo's SYNTHETIC sample consultation (its audio, the transcript and no
 made, and the patient letter) into a fresh encrypted store under ``.cache/demo/store``, starts a
 real ``scribe serve`` on 127.0.0.1, and over HTTP: signs in as the demo clinician, opens the
 review page, corrects a statement, approves with the attestation, exports the approved note as
-text; then signs in as the demo integrator and shows what that role may not read. Ends with the
-audit trail and how to open the app in a browser (`make serve`).
+text; then signs in as the demo integrator and shows what that role may not read. Then the approved
+note leaves as FHIR R4 (``scripts/demo_fhir.py``: a document Bundle file, and a transaction sent
+twice to the in-memory test FHIR server, landing once). Ends with the audit trail and how to open
+the app in a browser (`make serve`).
 
 Usage::
 
@@ -37,9 +39,11 @@ from scribe.store.crypto import new_key, write_key_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_review import CSRF_FIELD, CSRF_META, free_port, start_server  # noqa: E402
+from demo_fhir import show as show_fhir_export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "data" / "sample_mono.flac"
+NHS_NUMBER = "9434765919"  # from the NHS test range: no real person
 PASSWORD = "demo-password-change-me"  # a demo store only; real accounts come from `scribe users add`
 log = logging.getLogger("demo_review")
 
@@ -70,9 +74,7 @@ def fill(demo: Path) -> tuple[dict[str, str], str]:
         store.create_user(
             "demo.integrator", "Demo EPR Integrator", Role.INTEGRATOR, hash_password(PASSWORD), totp_required=False
         )
-        patient = PatientDetails(
-            name="Synthetic Patient", nhs_number="9434765919", reason="headache (synthetic sample)"
-        )
+        patient = PatientDetails(name="Synthetic Patient", nhs_number=NHS_NUMBER, reason="headache (synthetic sample)")
         c = store.create_consultation(clinician.id, "gp", patient)
         store.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=clinician.id))
         data = SAMPLE.read_bytes()
@@ -162,6 +164,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    show_fhir_export(env, cid, args.demo, NHS_NUMBER)
     scribe = Path(sys.executable).with_name("scribe")
     say("-- the audit trail (who, what, when, from where; hash-chained):")
     subprocess.run([str(scribe), "audit", "--limit", "12", "--verify"], env={**env, "COLUMNS": "160"}, check=True)
