@@ -7,7 +7,9 @@ its Provenance.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -95,3 +97,26 @@ def test_new_version_updates_records_and_adds_its_letter(client: httpx.Client) -
 def test_document_bundle_is_accepted_as_a_bundle(client: httpx.Client) -> None:
     response = client.post("Bundle", json=document_bundle(sample_note()))
     assert response.status_code == 201, response.text[:2000]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "fhir"
+
+
+def test_committed_examples_are_accepted_and_the_documented_searches_work(client: httpx.Client) -> None:
+    """docs/fhir/example-*.json on the server, and the queries docs/fhir.md tells integrators to run."""
+    transaction = json.loads((EXAMPLES / "example-transaction-bundle.json").read_text(encoding="utf-8"))
+    assert set(_send(client, transaction)) == {"201"}
+    document = json.loads((EXAMPLES / "example-document-bundle.json").read_text(encoding="utf-8"))
+    assert client.post("Bundle", json=document).status_code == 201
+    found = client.get("Patient", params={"identifier": "https://fhir.nhs.uk/Id/nhs-number|9434765919"}).json()
+    [patient] = [entry["resource"] for entry in found["entry"]]
+    subject = f"Patient/{patient['id']}"
+    [composition] = [e["resource"] for e in client.get("Composition", params={"subject": subject}).json()["entry"]]
+    letters = client.get("DocumentReference", params={"subject": subject, "status": "current"}).json()["entry"]
+    assert len(letters) == 1
+    provenances = client.get("Provenance", params={"target": f"Composition/{composition['id']}"}).json()["entry"]
+    [provenance] = [entry["resource"] for entry in provenances]
+    roles = {agent["type"]["coding"][0]["code"]: agent["who"]["reference"] for agent in provenance["agent"]}
+    assert set(roles) == {"attester", "assembler"}
+    assert roles["attester"] == composition["attester"][0]["party"]["reference"]
+    assert client.get(roles["assembler"]).json()["resourceType"] == "Device"

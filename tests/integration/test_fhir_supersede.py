@@ -119,6 +119,8 @@ def _retire_checks(client: httpx.Client, first: ApprovedNote, second: ApprovedNo
 
     medicines = {m["medicationCodeableConcept"]["text"]: m for m in _all(client, "MedicationStatement")}
     assert set(medicines) == {"Simple linctus", "Paracetamol"}
+    live = _all(client, "MedicationStatement", **{"status:not": "entered-in-error"})  # the query docs/fhir.md gives
+    assert [m["medicationCodeableConcept"]["text"] for m in live] == ["Simple linctus"]
     assert medicines["Paracetamol"]["status"] == "entered-in-error"
     assert medicines["Simple linctus"]["status"] == "active"
 
@@ -147,6 +149,9 @@ def test_correction_supersedes_old_letters_and_retires_the_dropped_medication(cl
     _send(client, transaction_bundle(second, previous=first))
     _retire_checks(client, first, second)
     assert _counts(client) == EXPECTED
+    [composition] = _all(client, "Composition")
+    approvals = _all(client, "Provenance", target=f"Composition/{composition['id']}")  # one per approved version
+    assert sorted(p["recorded"] for p in approvals) == ["2026-03-02T10:30:00Z", "2026-03-03T09:00:00Z"]
     before = _state(client)
     assert set(_send(client, transaction_bundle(second, previous=first))) == {"200"}  # re-sending v2 changes nothing
     assert _counts(client) == EXPECTED
