@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
@@ -381,6 +381,10 @@ class ReviewMetrics(Record):
     approved_at: datetime | None = None
     active_review_seconds: float = Field(default=0.0, ge=0, description="Time the review page was in active use.")
     sections: dict[str, SectionChange] = Field(default_factory=dict, description="By section key, at approval.")
+    arm: Literal["scribe", "control"] = Field(
+        default="scribe",
+        description="scribe: reviewed scribe's draft; control: the clinician wrote the note unaided (the baseline).",
+    )
 
 
 class Consultation(Record):
