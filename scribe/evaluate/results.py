@@ -33,10 +33,11 @@ class SpeechScores(_Result):
     attributed_words: int = Field(default=0, ge=0, description="Recognised words with one reference speaker.")
     attribution_correct: int = Field(default=0, ge=0)
     attribution_accuracy: float | None = None
-    segments: int = Field(default=0, ge=0, description="Segments kept plus segments the guards rejected.")
+    segments: int = Field(default=0, ge=0, description="Segments kept in the transcript the clinician sees.")
     hallucinated_segments: int = Field(
-        default=0, ge=0, description="Segments with no reference speech under them, plus those the guards rejected."
+        default=0, ge=0, description="Kept segments with (almost) no reference speech under them: invented text."
     )
+    rejected_segments: int = Field(default=0, ge=0, description="Segments the hallucination guards removed.")
     hallucinated_segment_rate: float | None = None
     audio_seconds: float = Field(default=0.0, ge=0)
     asr_seconds: float = Field(default=0.0, ge=0, description="Wall-clock time to transcribe.")
