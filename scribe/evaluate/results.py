@@ -117,6 +117,9 @@ class CaseResult(_Result):
     subgroups: dict[str, str] = Field(
         default_factory=dict, description="e.g. gender, age_band, voice, language: what the data carries."
     )
+    consulted_at: datetime | None = Field(
+        default=None, description="When the consultation took place (cases from the store), for flags over time."
+    )
     speech: SpeechScores | None = None
     note: NoteScores | None = None
     time: TimeScores | None = None
