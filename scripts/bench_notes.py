@@ -312,18 +312,10 @@ def draft_encounter(encounter, backend: MeteredBackend, template, options) -> di
 # ------------------------------------------------------------------------------------------------
 
 
-def fact_text(draft) -> str:
-    """What the draft asserts, for the fact-level score: its statements and its structured lists."""
-    from scribe.evaluate.note_metrics import draft_text
-
-    items = [*draft.medications, *draft.allergies, *draft.problems, *draft.findings]
-    return "\n".join([draft_text(draft, titles=False), *(item.claim() for item in items)]).strip()
-
-
 def score_encounter(encounter, draft, *, divisions: bool, extract: Callable | None = None) -> dict[str, Any]:
     """ROUGE (whole note, and per ACI-Bench division if asked), facts and the unsupported count of one draft."""
     from scribe.evaluate.datasets import DIVISIONS, section_division, split_aci_sections
-    from scribe.evaluate.note_metrics import draft_text, fact_scores, rouge, unsupported
+    from scribe.evaluate.note_metrics import draft_claims, draft_text, fact_scores, rouge, unsupported
 
     row: dict[str, Any] = {"id": encounter.id, "rouge": rouge(draft_text(draft), encounter.reference)}
     if divisions:
@@ -334,7 +326,7 @@ def score_encounter(encounter, draft, *, divisions: bool, extract: Callable | No
         row["divisions"] = {
             d: rouge(draft_text(draft, keys.get(d, []), titles=False), reference[d]) for d in DIVISIONS if reference[d]
         }
-    row["facts"] = fact_scores(fact_text(draft), encounter.reference, extract=extract)
+    row["facts"] = fact_scores(draft_claims(draft), encounter.reference, extract=extract)
     flagged = unsupported(draft)
     row["unsupported"] = {"flagged": flagged.hits, "checked": flagged.total}
     row["statements"] = sum(len(s.statements) for s in draft.sections)

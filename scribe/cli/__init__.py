@@ -31,9 +31,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def _register() -> None:
-    from scribe.cli import admin, export, models, note, record, serve, transcribe
+    from scribe.cli import admin, evaluate, export, models, note, record, serve, transcribe
 
-    for module in (transcribe, record, note, serve, export, admin, models):
+    for module in (transcribe, record, note, serve, export, evaluate, admin, models):
         module.register(app)
 
 

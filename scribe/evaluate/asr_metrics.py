@@ -95,3 +95,22 @@ def attribution(transcript: Transcript, reference: Sequence[RefSegment]) -> Rati
         total += 1
         hits += word.speaker in owners
     return Ratio(hits, total)
+
+
+def invented_segments(transcript: Transcript, reference: Sequence[RefSegment], min_overlap: float = 0.2) -> Ratio:
+    """Kept segments with less than ``min_overlap`` of their duration under any reference utterance.
+
+    Text where nobody spoke is what Whisper invents over silence and noise; a segment of zero
+    length counts as invented when its time falls outside every reference utterance.
+    """
+    spans = sorted((r.start, r.end) for r in reference)
+    invented = 0
+    for segment in transcript.segments:
+        length = segment.end - segment.start
+        covered = sum(max(0.0, min(segment.end, end) - max(segment.start, start)) for start, end in spans)
+        if length <= 0:
+            inside = any(start <= segment.start <= end for start, end in spans)
+            invented += not inside
+        elif covered / length < min_overlap:
+            invented += 1
+    return Ratio(invented, len(transcript.segments))

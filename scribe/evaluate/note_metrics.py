@@ -91,6 +91,12 @@ def draft_text(draft: NoteDraft, keys: Iterable[str] | None = None, *, titles: b
     return "\n\n".join(blocks)
 
 
+def draft_claims(draft: NoteDraft) -> str:
+    """What the draft asserts, for the fact-level score: its statements and its structured lists."""
+    items = [*draft.medications, *draft.allergies, *draft.problems, *draft.findings]
+    return "\n".join([draft_text(draft, titles=False), *(item.claim() for item in items)]).strip()
+
+
 def normalise_fact(text: str) -> str:
     """Lower case, punctuation to spaces (keeping decimal points and slashes in numbers), one space."""
     text = text.lower().replace("’", "'")
