@@ -91,11 +91,23 @@ def segments_of(transcript: Transcript) -> tuple[RefSegment, ...]:
 # -- a folder of consultations ---------------------------------------------------------------------
 
 
+def _numbered(data: object) -> object:
+    """Reference segments numbered in order when they carry no integer ids (e.g. the synth script's "seg0001")."""
+    if isinstance(data, dict) and isinstance(data.get("segments"), list) and "speakers" not in data:
+        segments = [
+            {**s, "id": i} if isinstance(s, dict) and not isinstance(s.get("id"), int) else s
+            for i, s in enumerate(data["segments"])
+        ]
+        keep = ("segments", "duration", "language")
+        return {k: v for k, v in data.items() if k in keep} | {"segments": segments}
+    return data
+
+
 def _folder_transcript(case_dir: Path) -> tuple[Transcript | None, tuple[RefSegment, ...], str]:
     json_file, grid, text_file = (case_dir / f"transcript.{ext}" for ext in ("json", "TextGrid", "txt"))
     if json_file.is_file():
         try:
-            transcript = transcript_from_data(json.loads(json_file.read_text(encoding="utf-8")))
+            transcript = transcript_from_data(_numbered(json.loads(json_file.read_text(encoding="utf-8"))))
         except (ValueError, KeyError, DraftError) as exc:
             raise ConfigError(f"{json_file} is not a transcript: {exc}") from None
         segments = segments_of(transcript)
