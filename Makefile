@@ -60,6 +60,9 @@ demo: $(STAMP) $(HTMX)
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f pdf -o $(DEMO)/patient-letter.pdf
 	@echo "-- clinician review in the web app: encrypted store, sign-in, a correction, approval, export; then FHIR R4 to a local FHIR server; audit trail"
 	$(PY) scripts/demo_review.py --demo $(DEMO)
+	@echo "-- evaluation of the bundled SYNTHETIC sample: WER, speakers, invented text, note flags, time and compute cost"
+	$(VENV)/bin/scribe evaluate tests/data/eval_sample --out $(DEMO)/evaluation --restart
+	@echo "== the evaluation report of the bundled sample: $(DEMO)/evaluation/report.html (also summary.json, cases.csv, run.json) =="
 
 # The review app on the demo's store (make demo first): http://127.0.0.1:8400/
 serve: $(STAMP) $(HTMX)

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".webm")
 DATASETS = ("folder", "primock57", "aci-bench", "store")
+SYNTH_VOICES = {"clinician_voice": "piper en_US-joe-medium", "patient_voice": "espeak-ng en-gb+f3"}
+"""The text-to-speech voices ``scripts/synth_consultation.py`` renders PriMock57 with (a subgroup of the audio)."""
 _TIER_ROLES = {"clinician": "clinician", "doctor": "clinician", "patient": "patient"}
 
 
@@ -199,7 +201,6 @@ def primock57_cases(root: Path | None = None, audio_dir: Path | None = None) -> 
         utterances = load_utterances(paths)
         segments = tuple(RefSegment(u.start, u.end, SpeakerRole(u.speaker), u.text) for u in utterances)
         audio = audio_dir / f"{enc.id}_mono.flac"
-        voices = "piper joe (clinician), espeak-ng en-gb+f3 (patient)"
         cases.append(
             EvalCase(
                 id=enc.id,
@@ -211,7 +212,7 @@ def primock57_cases(root: Path | None = None, audio_dir: Path | None = None) -> 
                 reference_transcript=enc.transcript,
                 reference_note=enc.reference,
                 consultation_type="gp",
-                subgroups={"voice": voices, "language": "en"} if audio.is_file() else {"language": "en"},
+                subgroups=(SYNTH_VOICES if audio.is_file() else {}) | {"language": "en"},
             )
         )
     return cases

@@ -193,4 +193,6 @@ def test_primock57_cases_use_synthetic_audio_only_where_rendered(tmp_path: Path)
     assert len(cases) == 25 and not any(c.audio or c.synthetic_audio for c in cases)
     (tmp_path / f"{cases[0].id}_mono.flac").write_bytes(b"fLaC")
     first = primock57_cases(audio_dir=tmp_path)[0]
-    assert first.audio is not None and first.synthetic_audio and "voice" in first.subgroups
+    assert (
+        first.audio is not None and first.synthetic_audio and first.subgroups["patient_voice"] == "espeak-ng en-gb+f3"
+    )
