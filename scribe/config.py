@@ -144,6 +144,27 @@ class Settings(BaseSettings):
     site_name: str = Field(default="", description="The organisation keeping the record (FHIR Organization).")
     site_ods_code: str | None = Field(default=None, description="The organisation's ODS code, e.g. A81001.")
 
+    # Cost per consultation (scribe.evaluate.cost) and the transparency record (scribe transparency).
+    # The cost defaults are assumptions, not measurements: a site sets its own (see docs/transparency.md).
+    cost_cpu_watts_per_core: float = Field(default=10.0, ge=0, description="Assumed draw of one busy CPU core, W.")
+    cost_gpu_watts: float = Field(default=300.0, ge=0, description="Assumed GPU board power under load, W.")
+    cost_kwh_price: float = Field(
+        default=0.25, ge=0, description="Electricity price per kWh; 0 when hourly prices already include power."
+    )
+    cost_cpu_core_hour_price: float = Field(default=0.0, ge=0, description="Price of one CPU core for an hour.")
+    cost_gpu_hour_price: float = Field(default=0.0, ge=0, description="Price of one GPU for an hour.")
+    cost_currency: str = Field(default="GBP", min_length=1, description="Currency of the prices above.")
+    cost_carbon_g_per_kwh: float = Field(
+        default=150.0, ge=0, description="Grid carbon intensity, g CO2e per kWh (use your reporting factor)."
+    )
+    transparency_organisation: str = Field(
+        default="", description="Organisation named in the transparency record; default site_name."
+    )
+    transparency_team: str = Field(default="", description="Team responsible for scribe, for the record.")
+    transparency_sro: str = Field(default="", description="Senior responsible owner (role title), for the record.")
+    transparency_contact_email: str = Field(default="", description="Public contact email for the record.")
+    transparency_website_url: str = Field(default="", description="Page with more information about the tool.")
+
     @classmethod
     def settings_customise_sources(
         cls,

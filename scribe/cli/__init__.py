@@ -31,9 +31,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def _register() -> None:
-    from scribe.cli import admin, evaluate, export, models, note, record, serve, transcribe
+    from scribe.cli import admin, evaluate, export, models, note, record, serve, transcribe, transparency
 
-    for module in (transcribe, record, note, serve, export, evaluate, admin, models):
+    for module in (transcribe, record, note, serve, export, evaluate, transparency, admin, models):
         module.register(app)
 
 
