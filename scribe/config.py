@@ -144,6 +144,15 @@ class Settings(BaseSettings):
     site_name: str = Field(default="", description="The organisation keeping the record (FHIR Organization).")
     site_ods_code: str | None = Field(default=None, description="The organisation's ODS code, e.g. A81001.")
 
+    # Post-market monitoring (`scribe monitor`): when a week's metric counts as drift.
+    monitor_weeks: int = Field(default=12, ge=1, le=520, description="Weeks `scribe monitor` shows, this one included.")
+    monitor_drift_threshold: float = Field(
+        default=0.5, gt=0, description="Relative change against the earlier weeks' mean that is flagged (0.5 = 50%)."
+    )
+    monitor_min_cases: int = Field(
+        default=5, ge=1, description="Fewest consultations behind a week's value for it to be judged for drift."
+    )
+
     # Cost per consultation (scribe.evaluate.cost) and the transparency record (scribe transparency).
     # The cost defaults are assumptions, not measurements: a site sets its own (see docs/transparency.md).
     cost_cpu_watts_per_core: float = Field(default=10.0, ge=0, description="Assumed draw of one busy CPU core, W.")

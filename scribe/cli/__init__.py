@@ -31,9 +31,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 
 def _register() -> None:
-    from scribe.cli import admin, evaluate, export, models, note, record, serve, transcribe, transparency
+    from scribe.cli import admin, evaluate, export, models, monitor, note, record, serve, transcribe, transparency
 
-    for module in (transcribe, record, note, serve, export, evaluate, transparency, admin, models):
+    for module in (transcribe, record, note, serve, export, evaluate, monitor, transparency, admin, models):
         module.register(app)
 
 

@@ -1,5 +1,10 @@
 """Consultations: the list, a new consultation, consent, recording in the browser or uploading, status.
 
+A new consultation is in one of two arms (``ReviewMetrics.arm``): "scribe" (consent, then a recording
+that scribe drafts the note from) or "control" (nothing is recorded: the clinician writes the note
+from a blank template, timed on the review page exactly as a draft's review is, to measure the
+documentation time scribe saves against a measured baseline).
+
 Audio never touches the disk outside the encrypted store: recording chunks and uploads are read
 into memory (the upload's multipart body is parsed here as it streams, not by Starlette, whose
 parser spools large files to temporary files) and go straight into the store.
@@ -41,6 +46,12 @@ router = APIRouter()
 SPEAKER_LABELS = {"clinician": "Clinician", "patient": "Patient", "unknown": "Speaker"}
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
 """Largest single recording chunk accepted (2 s of Opus is a few kB; this only stops abuse)."""
+
+ARMS = {
+    "scribe": "Scribe drafts the note",
+    "control": "Control: I will write this note myself, without scribe (for measuring time saved)",
+}
+"""The choice on the new-consultation form, stored as ``ReviewMetrics.arm``."""
 
 _PIPELINE = (ConsultationStatus.TRANSCRIBING, ConsultationStatus.DRAFTING)
 _STATUS_TEXT = {
@@ -110,6 +121,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def is_control(c: Consultation) -> bool:
+    """Whether the clinician writes this consultation's note unaided, as the control arm (nothing is recorded)."""
+    return c.metrics.arm == "control"
+
+
 # --- the list ----------------------------------------------------------------------------------------
 
 
@@ -175,7 +191,7 @@ def _templates(request: Request) -> list[Any]:
 
 
 def _new_page(request: Request, values: dict[str, str], errors: dict[str, str], status_code: int = 200) -> Response:
-    context = {"templates": _templates(request), "values": values, "errors": errors}
+    context = {"templates": _templates(request), "values": values, "errors": errors, "arms": ARMS}
     return deps.render(request, "consultations/new.html", context, status_code=status_code)
 
 
@@ -187,7 +203,7 @@ def _clinician(user: User) -> None:
 @router.get("/consultations/new")
 def new_form(request: Request, user: User = Depends(deps.current_user)) -> Response:
     _clinician(user)
-    values = {"template": "gp", "name": "", "nhs_number": "", "birth_date": "", "reason": ""}
+    values = {"template": "gp", "name": "", "nhs_number": "", "birth_date": "", "reason": "", "arm": "scribe"}
     return _new_page(request, values, {})
 
 
@@ -218,7 +234,10 @@ async def new_submit(request: Request, user: User = Depends(deps.current_user)) 
     values = {
         k: " ".join(str(form.get(k, "")).split()) for k in ("template", "name", "nhs_number", "birth_date", "reason")
     }
+    values["arm"] = str(form.get("arm", "")).strip() or "scribe"
     errors = validate_patient(values, template_names(deps.settings(request).templates_dir))
+    if values["arm"] not in ARMS:
+        errors["arm-scribe"] = "Choose whether scribe drafts the note or you write it yourself."
     if errors:
         return _new_page(request, values, errors, status_code=400)
     patient = PatientDetails(
@@ -227,9 +246,19 @@ async def new_submit(request: Request, user: User = Depends(deps.current_user)) 
         birth_date=values["birth_date"],
         reason=values["reason"],
     )
-    c = deps.store(request).create_consultation(user.id, values["template"], patient)
-    deps.audit(request, "create", target(c.id))
-    return redirect(f"/consultations/{c.id}/consent")
+    store = deps.store(request)
+    c = store.create_consultation(user.id, values["template"], patient)
+    if values["arm"] != "control":
+        deps.audit(request, "create", target(c.id))
+        return redirect(f"/consultations/{c.id}/consent")
+
+    def control(m: ReviewMetrics) -> None:
+        m.arm = "control"
+
+    c.metrics = store.update_metrics(c.id, control)
+    deps.audit(request, "create", target(c.id), detail="control arm")
+    _write_blank(request, c, user)
+    return redirect(f"/consultations/{c.id}")
 
 
 # --- consent -----------------------------------------------------------------------------------------
@@ -241,6 +270,7 @@ def _consent_page(request: Request, c: Consultation, error: str = "", status_cod
         "error": error,
         "can_write": c.current_version == 0 and deps.allowed(request, "edit", c),
         "has_note": c.current_version > 0,
+        "control": is_control(c),
     }
     return deps.render(request, "consultations/consent.html", context, status_code=status_code)
 
@@ -250,12 +280,16 @@ def consent_form(request: Request, cid: str, user: User = Depends(deps.current_u
     c = load(request, cid, "record")
     if c.consent is not None and c.consent.agreed:
         return redirect(f"/consultations/{cid}/record")
+    if is_control(c) and c.current_version:
+        return redirect(f"/consultations/{cid}")
     return _consent_page(request, c)
 
 
 @router.post("/consultations/{cid}/consent", dependencies=[Depends(deps.csrf)])
 async def consent_submit(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     c = load(request, cid, "record")
+    if is_control(c):
+        raise HTTPException(409, "This is a control-arm consultation: nothing is recorded, so no consent is needed.")
     decision = (await request.form()).get("decision")
     if decision not in ("agreed", "objected"):
         return _consent_page(request, c, "Choose whether the patient agreed or objected.", status_code=400)
@@ -267,15 +301,29 @@ async def consent_submit(request: Request, cid: str, user: User = Depends(deps.c
     return redirect(f"/consultations/{cid}/record" if agreed else f"/consultations/{cid}/consent")
 
 
+def _write_blank(request: Request, c: Consultation, user: User) -> None:
+    """Give ``c`` an empty note from its template for the clinician to write without the scribe.
+
+    After an objection the consultation stays NOT_RECORDED. A control-arm consultation becomes
+    DRAFTED, so the review page times the writing exactly as it times a draft's review (first shown,
+    heartbeats of active use, approval); with no consent recorded, nothing can ever be recorded for it.
+    """
+    store = deps.store(request)
+    note = blank_note(load_template(c.template, deps.settings(request).templates_dir))
+    store.add_version(c.id, note, created_by=user.id)
+    if is_control(c):
+        store.set_status(c.id, ConsultationStatus.DRAFTED)
+    deps.audit(request, "write-unaided", target(c.id), detail="control arm" if is_control(c) else "patient objected")
+
+
 @router.post("/consultations/{cid}/unaided", dependencies=[Depends(deps.csrf)])
 def write_unaided(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
-    """After an objection: an empty note from the template for the clinician to write without the scribe."""
+    """After an objection, or in the control arm: an empty note from the template to write without the scribe."""
     c = load(request, cid, "edit")
-    if c.status != ConsultationStatus.NOT_RECORDED or c.current_version:
-        raise HTTPException(409, "This consultation already has a note, or the patient did not object.")
-    note = blank_note(load_template(c.template, deps.settings(request).templates_dir))
-    deps.store(request).add_version(cid, note, created_by=user.id)
-    deps.audit(request, "write-unaided", target(cid))
+    unaided = c.status == ConsultationStatus.NOT_RECORDED or (is_control(c) and c.consent is None)
+    if not unaided or c.current_version:
+        raise HTTPException(409, "This consultation already has a note, or it is being recorded for scribe.")
+    _write_blank(request, c, user)
     return redirect(f"/consultations/{cid}")
 
 
@@ -316,6 +364,8 @@ def _record_page(request: Request, c: Consultation, error: str = "", status_code
 @router.get("/consultations/{cid}/record")
 def record_page(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     c = load(request, cid, "record")
+    if is_control(c) and c.current_version:
+        return redirect(f"/consultations/{cid}")
     if c.consent is None or not c.consent.agreed:
         return redirect(f"/consultations/{cid}/consent")
     if c.current_version:
@@ -325,6 +375,8 @@ def record_page(request: Request, cid: str, user: User = Depends(deps.current_us
 
 
 def _require_consent(c: Consultation) -> None:
+    if is_control(c):
+        raise HTTPException(409, "This is a control-arm consultation: nothing is recorded; write the note yourself.")
     if c.consent is None or not c.consent.agreed:
         raise HTTPException(409, "Record the patient's consent before recording.")
 
