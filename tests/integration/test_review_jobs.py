@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from audio_bytes import encode_bytes, split
+from fast_llm import FAST_LLM, brief_templates
 
 from scribe.asr.engine import decode_options
 from scribe.asr.streaming import LiveTranscriber
@@ -131,34 +132,17 @@ def test_live_session_that_cannot_decode_fails_alone(settings: Settings, tiny_en
 # --- the job runner on a real store --------------------------------------------------------------
 
 
-BRIEF_TEMPLATE = """
-name = "brief"
-title = "Brief note"
-[[sections]]
-key = "summary"
-title = "Summary"
-instruction = "Why the patient came and what was agreed."
-max_statements = 2
-"""
-
-
 @pytest.fixture
 def job_settings(tmp_path: Path, settings: Settings) -> Settings:
     """Small models, and a one-section site template so SmolLM2 drafts in seconds on a busy machine."""
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "brief.toml").write_text(BRIEF_TEMPLATE)
     return load_settings(
         data_dir=tmp_path / "data",
-        templates_dir=templates,
+        templates_dir=brief_templates(tmp_path),
         cache_dir=settings.model_cache,
         store_key=encode_key(new_key()),
         asr_model="whisper-tiny.en",
         device="cpu",
-        llm_model="smollm2-135m-instruct",
-        llm_context=2048,
-        llm_max_tokens=120,
-        llm_attempts=1,
+        **FAST_LLM,
     )
 
 
