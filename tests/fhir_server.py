@@ -138,6 +138,39 @@ def fhir_server(
         yield base_url
 
 
+HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
+KINDS = (
+    "Patient",
+    "Practitioner",
+    "Organization",
+    "Encounter",
+    "Composition",
+    "Condition",
+    "MedicationStatement",
+    "AllergyIntolerance",
+    "Observation",
+    "DocumentReference",
+    "Device",
+    "Provenance",
+)
+"""Every resource type an approved note's bundles hold."""
+
+
+@pytest.fixture(scope="module", name="base_url")
+def fhir_base_url() -> Iterator[str]:
+    """Fixture ``base_url``: one test FHIR server per test module (import this function to use it)."""
+    with fhir_server() as url:
+        yield url
+
+
+@pytest.fixture(name="client")
+def fhir_client(base_url: str) -> Iterator[httpx.Client]:
+    """Fixture ``client``: an httpx client on an emptied server (import this function and ``fhir_base_url``)."""
+    reset(base_url)
+    with httpx.Client(base_url=base_url, headers=HEADERS, timeout=60) as http:
+        yield http
+
+
 def _control_url(base_url: str, name: str) -> str:
     origin = httpx.URL(base_url).copy_with(path="/", query=None)
     return str(origin.join(f"/__control/{name}"))

@@ -87,8 +87,8 @@ def postgres_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def approved_consultation(store: Store, *, patient_letter: bool = True) -> tuple[str, User]:
-    """A consultation whose note (with a medication, an allergy and a patient letter) a clinician approved."""
+def drafted_consultation(store: Store, draft: NoteDraft | None = None) -> tuple[str, User]:
+    """A consented consultation (Jo Bloggs, a test-range NHS number) with ``draft`` as version 1, unapproved."""
     user = store.create_user(
         f"clin{uuid.uuid4().hex[:6]}", "Dr Alice Smith", Role.CLINICIAN, "hash", totp_required=False
     )
@@ -96,13 +96,19 @@ def approved_consultation(store: Store, *, patient_letter: bool = True) -> tuple
     cid = store.create_consultation(user.id, "gp", patient).id
     store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
     store.put_transcript(cid, transcript())
+    store.add_version(cid, draft or note(), created_by=None)
+    return cid, user
+
+
+def approved_consultation(store: Store, *, patient_letter: bool = True) -> tuple[str, User]:
+    """A consultation whose note (with a medication, an allergy and a patient letter) a clinician approved."""
     draft = note().model_copy(
         update={
             "medications": [Medication(name="ibuprofen", dose="400 mg", change=MedicationChange.STARTED)],
             "allergies": [Allergy(substance="penicillin", reaction="rash")],
         }
     )
-    store.add_version(cid, draft, created_by=None)
+    cid, user = drafted_consultation(store, draft)
     if patient_letter:
         letter = Letter(kind=LetterKind.PATIENT, paragraphs=[[Statement(text="You have knee pain.", supported=True)]])
         store.put_letter(cid, 1, letter)

@@ -8,45 +8,14 @@ its Provenance.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from fhir_server import fhir_server, reset  # tests/ is on sys.path
+from fhir_server import KINDS, fhir_base_url, fhir_client  # noqa: F401  (fixtures: base_url, client)
 
 from fhir_mappings import ApprovedNote, document_bundle, transaction_bundle
 from fhir_mappings.sample import sample_note, sample_note_data
-
-HEADERS = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
-KINDS = (
-    "Patient",
-    "Practitioner",
-    "Organization",
-    "Encounter",
-    "Composition",
-    "Condition",
-    "MedicationStatement",
-    "AllergyIntolerance",
-    "Observation",
-    "DocumentReference",
-    "Device",
-    "Provenance",
-)
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with fhir_server() as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> Iterator[httpx.Client]:
-    reset(base_url)
-    with httpx.Client(base_url=base_url, headers=HEADERS, timeout=60) as http:
-        yield http
 
 
 def _send(client: httpx.Client, bundle: dict[str, Any]) -> list[str]:

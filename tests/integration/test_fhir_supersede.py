@@ -9,46 +9,15 @@ The server validates every resource against R4, FHIRPath invariants included (co
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from fhir_server import fhir_server, reset  # tests/ is on sys.path
+from fhir_server import KINDS, fhir_base_url, fhir_client  # noqa: F401  (fixtures: base_url, client)
 
 from fhir_mappings import ApprovedNote, document_bundle, transaction_bundle
 from fhir_mappings.ids import URI_SYSTEM, identifier_value
 from fhir_mappings.resources import letter_id
 from fhir_mappings.sample import sample_correction_data
-
-HEADERS = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
-KINDS = (
-    "Patient",
-    "Practitioner",
-    "Organization",
-    "Encounter",
-    "Composition",
-    "Condition",
-    "MedicationStatement",
-    "AllergyIntolerance",
-    "Observation",
-    "DocumentReference",
-    "Device",
-    "Provenance",
-)
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with fhir_server() as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> Iterator[httpx.Client]:
-    reset(base_url)
-    with httpx.Client(base_url=base_url, headers=HEADERS, timeout=60) as http:
-        yield http
 
 
 def _versions(drop_more: bool = False) -> tuple[ApprovedNote, ApprovedNote]:

@@ -6,22 +6,19 @@ import base64
 from pathlib import Path
 
 import pytest
-from store_helpers import make_settings, transcript  # tests/ is on sys.path
+from store_helpers import drafted_consultation, make_settings  # tests/ is on sys.path
 
 from fhir_mappings import document_bundle
 from scribe.errors import StateError
 from scribe.export import approved_note
 from scribe.records import (
     Approval,
-    Consent,
     Letter,
     LetterKind,
     Medication,
     MedicationChange,
     NoteDraft,
     NoteSection,
-    PatientDetails,
-    Role,
     Statement,
 )
 from scribe.store import open_store
@@ -43,12 +40,7 @@ def _note() -> NoteDraft:
 @pytest.fixture
 def filled(tmp_path: Path):
     store = open_store(make_settings(tmp_path))
-    user = store.create_user("alice", "Dr Alice Smith", Role.CLINICIAN, "hash", totp_required=False)
-    patient = PatientDetails(name="Jo Bloggs", nhs_number="9434765919", birth_date="1970-02-03")
-    cid = store.create_consultation(user.id, "gp", patient).id
-    store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
-    store.put_transcript(cid, transcript())
-    store.add_version(cid, _note(), created_by=None)
+    cid, user = drafted_consultation(store, _note())
     yield store, cid, user
     store.close()
 
