@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from scribe.evaluate.from_store import consultation_cases
 from scribe.evaluate.results import CaseResult
+from scribe.evaluate.weeks import monday, week_label
 from scribe.store.store import Store
 
 Verdict = Literal["drift", "ok", "too few to judge", "no baseline"]
@@ -89,17 +90,6 @@ class MonitorReport(_Model):
     def flagged(self) -> list[str]:
         """The messages of the metrics that drifted."""
         return [c.message for c in self.checks if c.verdict == "drift"]
-
-
-def monday(moment: datetime) -> date:
-    """The Monday (UTC) of the ISO week ``moment`` falls in."""
-    day = moment.astimezone(UTC).date()
-    return day - timedelta(days=day.weekday())
-
-
-def week_label(start: date) -> str:
-    year, week, _ = start.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def _median(values: list[float]) -> float | None:

@@ -15,7 +15,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from scribe.evaluate.fairness import METRICS, Breakdown, Metric, breakdowns
 from scribe.evaluate.results import CaseResult, EvaluationRun, FactScore, NoteScores, SpeechScores, TimeScores
 from scribe.evaluate.savings import Savings, minutes_saved
 from scribe.evaluate.stats import Estimate, bootstrap, pooled_rate
+from scribe.evaluate.weeks import monday
 from scribe.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -310,11 +311,6 @@ def _costs(cases: Sequence[CaseResult], prices: Prices) -> tuple[CostEstimate | 
     return overall, len(measured), by_stage
 
 
-def _monday(moment: datetime) -> date:
-    day = (moment.astimezone(UTC) if moment.tzinfo else moment).date()
-    return day - timedelta(days=day.weekday())
-
-
 def flags_by_week(cases: Sequence[CaseResult]) -> list[WeekFlags]:
     """Unsupported statements, omissions and rejections of scribe drafts per ISO week of ``consulted_at``."""
     weeks: dict[date, list[CaseResult]] = {}
@@ -323,7 +319,7 @@ def flags_by_week(cases: Sequence[CaseResult]) -> list[WeekFlags]:
             continue
         if case.note is None and case.time is None:
             continue
-        weeks.setdefault(_monday(case.consulted_at), []).append(case)
+        weeks.setdefault(monday(case.consulted_at), []).append(case)
     out = []
     for week, group in sorted(weeks.items()):
         notes = [case.note for case in group if case.note is not None]

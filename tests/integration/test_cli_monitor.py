@@ -14,7 +14,8 @@ from sqlalchemy import MetaData, Table, create_engine, update
 from store_helpers import make_settings
 
 from scribe.config import Settings
-from scribe.evaluate.monitor import monday, monitor
+from scribe.evaluate.monitor import monitor
+from scribe.evaluate.weeks import monday
 from scribe.records import (
     Approval,
     NoteDraft,

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from scribe.evaluate.monitor import drift, monday, week_label, week_row
+from scribe.evaluate.monitor import drift, week_row
 from scribe.evaluate.results import CaseResult, NoteScores, TimeScores
+from scribe.evaluate.weeks import monday, week_label
 
 MONDAY = date(2025, 3, 3)  # ISO week 2025-W10
 
