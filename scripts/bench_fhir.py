@@ -46,9 +46,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -296,9 +298,27 @@ def node_version() -> str | None:
     return done.stdout.strip() or None
 
 
+@dataclass
+class Server:
+    """The FHIR server exported to; ``process`` and ``tail`` (its last output lines) when this script started it."""
+
+    url: str
+    process: subprocess.Popen | None = None
+    tail: list[str] = field(default_factory=list)
+
+    def gone(self) -> str | None:
+        """Why the server this script started is no longer running (exit status, last output), or None."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        output = "\n".join(self.tail) or "(none)"
+        return (
+            f"the test FHIR server exited with status {self.process.returncode} during the run; its output:\n{output}"
+        )
+
+
 @contextmanager
-def local_server(timeout: float = 60.0) -> Iterator[str]:
-    """Start ``tests/fhir_server/server.mjs`` on a free port of 127.0.0.1; yields its base URL, stops it after."""
+def local_server(timeout: float = 60.0) -> Iterator[Server]:
+    """Start ``tests/fhir_server/server.mjs`` on a free port of 127.0.0.1; yields it, stops it after."""
     node = shutil.which("node")
     if node is None:
         raise SystemExit("Node.js is not installed: the test FHIR server needs node >= 20.19 (or pass --server URL)")
@@ -331,8 +351,8 @@ def local_server(timeout: float = 60.0) -> Iterator[str]:
                 raise SystemExit("the FHIR server exited:\n" + "\n".join(tail))
             if match := READY.search(line):
                 break
-        log.info("test FHIR server at %s", match.group(1))
-        yield match.group(1)
+        log.info("test FHIR server at %s (pid %d)", match.group(1), server.pid)
+        yield Server(match.group(1), server, tail)
     finally:
         server.terminate()
         try:
@@ -359,12 +379,16 @@ def expected_counts(transactions: list[dict]) -> dict[str, int]:
     return {kind: len(found) for kind, found in sorted(keys.items())}
 
 
-def count(client: FhirClient, resource_type: str) -> int:
-    return int(client.search(resource_type, _summary="count")["total"])
+def count(client: FhirClient, server: Server, resource_type: str) -> int:
+    """How many resources of the type the server holds (``_summary=count``)."""
+    try:
+        return int(client.search(resource_type, _summary="count")["total"])
+    except (httpx.HTTPError, ExportError, KeyError, ValueError) as exc:
+        raise SystemExit(server.gone() or f"counting {resource_type} on {server.url} failed: {exc!r}") from None
 
 
-def send_all(client: FhirClient, transactions: list[dict], label: str) -> dict[str, Any]:
-    """Send each transaction once, timing each; failures are counted and logged, never raised."""
+def send_all(client: FhirClient, server: Server, transactions: list[dict], label: str) -> dict[str, Any]:
+    """Send each transaction once, timing each; failures are counted and logged, not raised, while the server runs."""
     seconds: list[float] = []
     failures = created = retried = 0
     started = time.perf_counter()
@@ -375,6 +399,8 @@ def send_all(client: FhirClient, transactions: list[dict], label: str) -> dict[s
         except ExportError as exc:
             failures += 1
             log.error("%s %d failed: %s", label, i, exc)
+            if why := server.gone():
+                raise SystemExit(f"{label} {i} of {len(transactions)}: {why}") from None
         else:
             created += delivery.created
             retried += delivery.attempts - 1
@@ -397,16 +423,16 @@ def send_all(client: FhirClient, transactions: list[dict], label: str) -> dict[s
     }
 
 
-def export(base_url: str, transactions: list[dict], timeout: float, retries: int) -> dict[str, Any]:
+def export(server: Server, transactions: list[dict], timeout: float, retries: int) -> dict[str, Any]:
     """Send every transaction, send them all again, and count each resource type on the server."""
     expected = expected_counts(transactions)
-    with FhirClient(base_url, timeout=timeout, backoff=Backoff(retries)) as client:
-        before = {kind: count(client, kind) for kind in expected}
+    with FhirClient(server.url, timeout=timeout, backoff=Backoff(retries)) as client:
+        before = {kind: count(client, server, kind) for kind in expected}
         if any(before.values()):
             log.warning("the server already holds records (%s): counting what this run added", before)
-        first = send_all(client, transactions, "export")
-        again = send_all(client, transactions, "re-send")
-        found = {kind: count(client, kind) - before[kind] for kind in expected}
+        first = send_all(client, server, transactions, "export")
+        again = send_all(client, server, transactions, "re-send")
+        found = {kind: count(client, server, kind) - before[kind] for kind in expected}
     counts = {
         kind: {"expected": expected[kind], "found": found[kind], "duplicates": found[kind] - expected[kind]}
         for kind in expected
@@ -578,10 +604,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("building and validating %d bundles", len(notes))
     build, transactions = measure_build(notes, check)
     if args.server:
-        exported = export(args.server, transactions, args.timeout, args.retries)
+        exported = export(Server(args.server), transactions, args.timeout, args.retries)
     else:
-        with local_server() as base_url:
-            exported = export(base_url, transactions, args.timeout, args.retries)
+        with local_server() as server:
+            exported = export(server, transactions, args.timeout, args.retries)
 
     result = {
         "command": " ".join(["scripts/bench_fhir.py", *(sys.argv[1:] if argv is None else argv)]),

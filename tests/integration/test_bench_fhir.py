@@ -10,7 +10,9 @@ import pytest
 from fhir_server import ensure_installed, fhir_server
 from script_loader import load_script
 
-from fhir_mappings import load_approved_note, nhs_number_error
+from fhir_mappings import load_approved_note, nhs_number_error, transaction_bundle
+from scribe.export.fhir_client import FhirClient
+from scribe.retrying import Backoff
 
 bench = load_script("bench_fhir")
 
@@ -59,8 +61,8 @@ def test_a_duplicate_on_the_server_is_counted_and_fails_the_run(
 ) -> None:
     send_all = bench.send_all
 
-    def send_then_duplicate(client, transactions, label):  # noqa: ANN001, ANN202
-        stats = send_all(client, transactions, label)
+    def send_then_duplicate(client, server, transactions, label):  # noqa: ANN001, ANN202
+        stats = send_all(client, server, transactions, label)
         if label == "re-send":  # a second, unconditional copy of a stored Composition
             stored = client.search("Composition")["entry"][0]["resource"]
             copy = {k: v for k, v in stored.items() if k not in ("id", "meta")}
@@ -75,3 +77,15 @@ def test_a_duplicate_on_the_server_is_counted_and_fails_the_run(
     export = json.loads((tmp_path / "fhir.json").read_text())["export"]
     assert export["counts"]["Composition"] == {"expected": 2, "found": 3, "duplicates": 1}
     assert export["duplicates"] == 1 and export["failures"] == 0
+
+
+def test_a_server_that_dies_stops_the_run_with_its_exit_status() -> None:
+    ensure_installed()  # skips without Node.js
+    notes, _, _ = bench.make_notes(1, big_every=0)
+    transactions = [transaction_bundle(load_approved_note(notes[0]))]
+    with bench.local_server() as server:
+        server.process.kill()
+        server.process.wait(timeout=10)
+        client = FhirClient(server.url, backoff=Backoff(0))
+        with client, pytest.raises(SystemExit, match="exited with status"):
+            bench.send_all(client, server, transactions, "export")
