@@ -107,6 +107,11 @@ function maskBundle(bundle) {
   return { ...bundle, entry };
 }
 
+/** A copy of a Map of Maps (resource type -> id -> value), each value passed through `copyValue`. */
+function copyMaps(maps, copyValue) {
+  return new Map([...maps].map(([type, byId]) => [type, new Map([...byId].map(([id, value]) => [id, copyValue(value)]))]));
+}
+
 /**
  * A MemoryRepository that refuses resources that do not conform to the base R4 definitions
  * (and unmasks identifiers, see maskBundle).
@@ -130,10 +135,13 @@ class ValidatingRepository extends MemoryRepository {
 
   // MemoryRepository runs a transaction without rollback; a real server stores all of a
   // transaction Bundle or none of it. Requests are serialised (see createHandler), so a
-  // snapshot of the maps taken here is only changed by this transaction.
+  // snapshot of the maps taken here is only changed by this transaction. MemoryRepository never
+  // changes a stored resource in place (it stores a fresh copy and appends it to the history), so
+  // copying the maps and history arrays is enough: deep-copying every resource and every version
+  // on each transaction made a long export quadratic in the server's size.
   async withTransaction(callback) {
-    const resources = structuredClone(this.resources);
-    const history = structuredClone(this.history);
+    const resources = copyMaps(this.resources, (resource) => resource);
+    const history = copyMaps(this.history, (versions) => [...versions]);
     try {
       return await callback(undefined);
     } catch (err) {
