@@ -554,10 +554,10 @@ def markdown(result: dict) -> str:
         "",
         "On the test server the time per export grows with the records it holds (see the quarters): its "
         "memory repository answers each conditional entry's search (`identifier=system|value`) by evaluating "
-        "the search on every stored resource of that type, and snapshots the whole store for each transaction "
-        "so that it can roll back. A CPU profile of the server (`node --cpu-prof`, 80 of these transactions, "
-        "2026-11-26) put 83% of its time in that search and 10% in the snapshot. These export times are "
-        "therefore the test server's, not scribe's; the build rows above are scribe's own cost per note.",
+        "the search on every stored resource of that type. A CPU profile of the server (`node --cpu-prof`, 80 "
+        "of these transactions, 2026-11-26, before commit d12f02d made its rollback snapshot shallow) put 83% "
+        "of its time in that search and 10% in the snapshot. These export times are therefore the test "
+        "server's, not scribe's; the build rows above are scribe's own cost per note.",
     ]
     return "\n".join(lines) + "\n"
 
