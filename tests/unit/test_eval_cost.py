@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import threading
 import time
 
@@ -58,9 +59,13 @@ def test_a_100_mb_allocation_raises_the_peak_by_at_least_80_mb():
     with meter.stage("idle") as idle:
         time.sleep(0.1)
     with meter.stage("allocate") as allocate:
-        block = b"\x01" * (100 * 1024 * 1024)  # touched, so resident
+        # Fresh pages from an anonymous mapping, every page written so it is resident: heap memory could
+        # come from what earlier tests freed, which a long-lived test process already counts as resident.
+        block = mmap.mmap(-1, 100 * 1024 * 1024)
+        for offset in range(0, len(block), mmap.PAGESIZE):
+            block[offset] = 1
         time.sleep(0.3)  # the sampling thread must see it: it is freed before the block ends
-        del block
+        block.close()
     assert idle.result.peak_rss_mb is not None
     assert allocate.result.peak_rss_mb - idle.result.peak_rss_mb >= 80
 
