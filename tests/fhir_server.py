@@ -171,6 +171,17 @@ def fhir_client(base_url: str) -> Iterator[httpx.Client]:
         yield http
 
 
+def walk_objects(value: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in ``value`` (a resource or Bundle), depth first, the outermost first."""
+    if isinstance(value, dict):
+        yield value
+        for child in value.values():
+            yield from walk_objects(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from walk_objects(child)
+
+
 def _control_url(base_url: str, name: str) -> str:
     origin = httpx.URL(base_url).copy_with(path="/", query=None)
     return str(origin.join(f"/__control/{name}"))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
+from fhir_server import walk_objects  # tests/ is on sys.path
 
 from fhir_mappings import ApprovedNote, Terminology, document_bundle, transaction_bundle
 from fhir_mappings.ids import URI_SYSTEM
@@ -29,18 +29,8 @@ STRUCTURAL = {
 }
 
 
-def _walk(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        yield value
-        for child in value.values():
-            yield from _walk(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _walk(child)
-
-
 def _codings(value: Any) -> list[dict[str, Any]]:
-    return [c for node in _walk(value) for c in node.get("coding", [])]
+    return [c for node in walk_objects(value) for c in node.get("coding", [])]
 
 
 def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -92,7 +82,7 @@ def test_document_bundle_shape(document: dict[str, Any], note: ApprovedNote) -> 
     assert len(urls) == len(set(urls))
     assert all(url == f"urn:uuid:{e['resource']['id']}" for url, e in zip(urls, document["entry"], strict=True))
     # every reference resolves inside the document
-    references = [node["reference"] for node in _walk(document) if "reference" in node]
+    references = [node["reference"] for node in walk_objects(document) if "reference" in node]
     assert references and set(references) <= set(urls)
 
 
@@ -335,7 +325,10 @@ def test_identifier_values_never_equal_a_full_url(note: ApprovedNote) -> None:
     bundle = transaction_bundle(note)
     urls = {e["fullUrl"] for e in bundle["entry"]}
     strings = {
-        v for node in _walk(bundle) for k, v in node.items() if isinstance(v, str) and k not in ("reference", "fullUrl")
+        v
+        for node in walk_objects(bundle)
+        for k, v in node.items()
+        if isinstance(v, str) and k not in ("reference", "fullUrl")
     }
     assert urls.isdisjoint(strings)
     values = {i["value"] for e in bundle["entry"] for i in _identifiers(e["resource"])}

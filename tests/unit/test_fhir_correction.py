@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fhir_server import walk_objects  # tests/ is on sys.path
 
 from fhir_mappings import ApprovedNote, document_bundle, transaction_bundle
 from fhir_mappings.ids import search
 from fhir_mappings.sample import sample_correction, sample_correction_data, sample_note
 
 RETIRED = {"superseded", "entered-in-error"}
-
-
-def _walk(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        yield value
-        for child in value.values():
-            yield from _walk(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _walk(child)
 
 
 def _status(resource: dict[str, Any]) -> str:
@@ -139,7 +129,7 @@ def test_every_entry_once_and_every_reference_resolves(bundle: dict[str, Any]) -
     assert len(urls) == len(set(urls))
     conditions = [e["request"].get("url", "") + e["request"].get("ifNoneExist", "") for e in bundle["entry"]]
     assert len(conditions) == len(set(conditions))
-    references = {node["reference"] for node in _walk(bundle) if "reference" in node}
+    references = {node["reference"] for node in walk_objects(bundle) if "reference" in node}
     assert references <= set(urls)
 
 
@@ -152,7 +142,7 @@ def test_an_earlier_approver_not_in_the_correction_comes_along() -> None:
     assert names == ["Dr Alex Example", "Dr Locum Example"]
     [earlier] = [e for e in _entries(bundle, "Practitioner") if e["resource"]["name"][0]["text"] == "Dr Alex Example"]
     assert earlier["request"]["method"] == "POST" and "ifNoneExist" in earlier["request"]  # never overwrites
-    references = {node["reference"] for node in _walk(bundle) if "reference" in node}
+    references = {node["reference"] for node in walk_objects(bundle) if "reference" in node}
     assert references <= {e["fullUrl"] for e in bundle["entry"]}
 
 
