@@ -105,13 +105,18 @@ def _numbered(data: object) -> object:
     return data
 
 
+def json_transcript(path: Path) -> Transcript:
+    """A reference transcript from JSON: scribe's Transcript, or ``{"segments": [...]}`` as the synth script writes."""
+    try:
+        return transcript_from_data(_numbered(json.loads(path.read_text(encoding="utf-8"))))
+    except (ValueError, KeyError, DraftError) as exc:
+        raise ConfigError(f"{path} is not a transcript: {exc}") from None
+
+
 def _folder_transcript(case_dir: Path) -> tuple[Transcript | None, tuple[RefSegment, ...], str]:
     json_file, grid, text_file = (case_dir / f"transcript.{ext}" for ext in ("json", "TextGrid", "txt"))
     if json_file.is_file():
-        try:
-            transcript = transcript_from_data(_numbered(json.loads(json_file.read_text(encoding="utf-8"))))
-        except (ValueError, KeyError, DraftError) as exc:
-            raise ConfigError(f"{json_file} is not a transcript: {exc}") from None
+        transcript = json_transcript(json_file)
         segments = segments_of(transcript)
         return transcript, segments, _segments_text(segments)
     if grid.is_file():
@@ -188,19 +193,29 @@ def primock57_cases(root: Path | None = None, audio_dir: Path | None = None) -> 
     """PriMock57: the clinicians' notes, timed reference transcripts and, where rendered, SYNTHETIC audio.
 
     Audio comes from ``audio_dir`` (``{id}_mono.flac`` as ``scripts/synth_consultation.py`` renders it,
-    default ``.cache/synth``); a consultation without a render is evaluated on text only.
+    default ``.cache/synth``); a consultation without a render is evaluated on text only. A rendered
+    consultation is scored against the render's own ``{id}_reference.json``: text-to-speech places
+    the utterances at other times than the recording's TextGrids (and may cut the consultation
+    short), so timing, speakers and words are judged against what the audio actually holds.
     """
     root = root or shared_data_dir() / "primock57"
     audio_dir = audio_dir or Path(".cache") / "synth"
     cases = []
     for enc in load_primock57(root):
-        paths = {
-            sp: root / "transcripts" / f"{enc.id}_{role}.TextGrid"
-            for sp, role in (("clinician", "doctor"), ("patient", "patient"))
-        }
-        utterances = load_utterances(paths)
-        segments = tuple(RefSegment(u.start, u.end, SpeakerRole(u.speaker), u.text) for u in utterances)
         audio = audio_dir / f"{enc.id}_mono.flac"
+        if audio.is_file():
+            placed = audio_dir / f"{enc.id}_reference.json"
+            if not placed.is_file():
+                raise ConfigError(
+                    f"{audio} has no {placed.name} beside it: render it again with scripts/synth_consultation.py"
+                )
+            segments = segments_of(json_transcript(placed))
+        else:
+            paths = {
+                sp: root / "transcripts" / f"{enc.id}_{role}.TextGrid"
+                for sp, role in (("clinician", "doctor"), ("patient", "patient"))
+            }
+            segments = tuple(RefSegment(u.start, u.end, SpeakerRole(u.speaker), u.text) for u in load_utterances(paths))
         cases.append(
             EvalCase(
                 id=enc.id,

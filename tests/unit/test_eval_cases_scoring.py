@@ -192,7 +192,20 @@ def test_primock57_cases_use_synthetic_audio_only_where_rendered(tmp_path: Path)
     cases = primock57_cases(audio_dir=tmp_path)
     assert len(cases) == 25 and not any(c.audio or c.synthetic_audio for c in cases)
     (tmp_path / f"{cases[0].id}_mono.flac").write_bytes(b"fLaC")
+    with pytest.raises(ConfigError, match="render it again"):
+        primock57_cases(audio_dir=tmp_path)
+    placed = [
+        {"id": "seg0001", "start": 2.5, "end": 9.5, "speaker": "clinician", "text": "Good morning, how can I help?"},
+        {"id": "seg0002", "start": 9.0, "end": 10.25, "speaker": "patient", "text": "Hello."},
+    ]
+    (tmp_path / f"{cases[0].id}_reference.json").write_text(json.dumps({"synthetic": True, "segments": placed}))
     first = primock57_cases(audio_dir=tmp_path)[0]
     assert (
         first.audio is not None and first.synthetic_audio and first.subgroups["patient_voice"] == "espeak-ng en-gb+f3"
     )
+    assert first.reference_segments == (
+        RefSegment(2.5, 9.5, C, "Good morning, how can I help?"),
+        RefSegment(9.0, 10.25, P, "Hello."),
+    ), "the render's own placed times and words, not the recording's TextGrid times"
+    assert first.reference_text == "Good morning, how can I help? Hello."
+    assert cases[0].reference_segments != first.reference_segments
