@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, Table, create_engine, update
 from store_helpers import make_settings
 
 from scribe.config import Settings
-from scribe.evaluate.monitor import monitor
+from scribe.evaluate.monitor import MonitorReport, monitor
 from scribe.evaluate.weeks import monday
 from scribe.records import (
     Approval,
@@ -72,14 +72,19 @@ def _site(store: Store, settings: Settings, now: datetime, latest: int) -> None:
         _add(store, settings, user, this_monday + timedelta(hours=i), 40)
 
 
-def test_monitor_flags_a_week_with_double_the_edit_rate(tmp_path: Path) -> None:
+def _monitored(tmp_path: Path, latest: int, weeks: int) -> MonitorReport:
+    """The monitor's report of ``_site`` (threshold 50%, at least 5 consultations a week to judge)."""
     settings = make_settings(tmp_path)
     store = open_store(settings)
     try:
-        _site(store, settings, NOW, latest=5)
-        report = monitor(store, weeks=6, threshold=0.5, min_cases=5, now=NOW)
+        _site(store, settings, NOW, latest=latest)
+        return monitor(store, weeks=weeks, threshold=0.5, min_cases=5, now=NOW)
     finally:
         store.close()
+
+
+def test_monitor_flags_a_week_with_double_the_edit_rate(tmp_path: Path) -> None:
+    report = _monitored(tmp_path, latest=5, weeks=6)
     assert [w.week for w in report.weeks] == ["2025-W08", "2025-W09", "2025-W10", "2025-W11", "2025-W12", "2025-W13"]
     assert [w.consultations for w in report.weeks] == [0, 0, 5, 5, 5, 5]
     assert [w.edit_rate for w in report.weeks][2:] == pytest.approx([0.2, 0.2, 0.2, 0.4])
@@ -92,13 +97,7 @@ def test_monitor_flags_a_week_with_double_the_edit_rate(tmp_path: Path) -> None:
 
 
 def test_monitor_does_not_judge_a_small_week(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
-    store = open_store(settings)
-    try:
-        _site(store, settings, NOW, latest=2)
-        report = monitor(store, weeks=4, threshold=0.5, min_cases=5, now=NOW)
-    finally:
-        store.close()
+    report = _monitored(tmp_path, latest=2, weeks=4)
     assert report.weeks[-1].consultations == 2 and report.weeks[-1].edit_rate == 0.4
     assert {c.verdict for c in report.checks} == {"too few to judge"} and report.flagged == []
 
