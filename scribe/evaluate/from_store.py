@@ -110,6 +110,7 @@ def _time(c: Consultation, rejected: bool) -> TimeScores:
         time_to_draft_seconds=_seconds(m.recording_stopped_at, m.draft_ready_at),
         review_seconds=m.active_review_seconds,
         documentation_seconds=m.active_review_seconds,
+        reviewed=rejected or m.approved_at is not None,
         rejected=rejected,
     )
     if m.sections:

@@ -201,7 +201,7 @@ def _fact_recall_by_kind(cases: Sequence[CaseResult], seed: int) -> list[Headlin
 
 
 def _rejected(cases: Sequence[CaseResult], seed: int) -> Headline | None:
-    drafts = [case for case in cases if case.time is not None and case.time.arm == "scribe"]
+    drafts = [case for case in cases if case.time is not None and case.time.arm == "scribe" and case.time.reviewed]
     if not drafts:
         return None
     rate = pooled_rate([int(case.time.rejected) for case in drafts if case.time], [1] * len(drafts), seed=seed)
@@ -326,8 +326,8 @@ def flags_by_week(cases: Sequence[CaseResult]) -> list[WeekFlags]:
         statements = sum(note.statements for note in notes)
         unsupported = sum(note.unsupported for note in notes)
         omissions = sum(note.omissions for note in notes)
-        timed = [case.time for case in group if case.time is not None]
-        rejected = sum(time.rejected for time in timed)
+        reviewed = [case.time for case in group if case.time is not None and case.time.reviewed]
+        rejected = sum(time.rejected for time in reviewed)
         out.append(
             WeekFlags(
                 week=week,
@@ -338,7 +338,7 @@ def flags_by_week(cases: Sequence[CaseResult]) -> list[WeekFlags]:
                 rejected=rejected,
                 unsupported_rate=unsupported / statements if statements else None,
                 omission_rate=omissions / (statements + omissions) if statements + omissions else None,
-                rejected_rate=rejected / len(timed) if timed else None,
+                rejected_rate=rejected / len(reviewed) if reviewed else None,
             )
         )
     return out

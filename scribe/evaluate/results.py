@@ -91,6 +91,9 @@ class TimeScores(_Result):
     statements_added: int | None = None
     statements_deleted: int | None = None
     share_edited: float | None = Field(default=None, description="Changed characters / characters of the draft.")
+    reviewed: bool = Field(
+        default=False, description="The clinician approved or rejected the draft in the review app (not offline runs)."
+    )
     rejected: bool = False
 
 

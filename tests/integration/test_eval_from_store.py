@@ -244,6 +244,7 @@ def test_selection_window_labels_and_no_names(site: Site) -> None:
     assert [c.case_id for c in everything] == [scribe_id, unapproved, rejected, objected, control_id]
     by_id = {c.case_id: c for c in everything}
     assert by_id[rejected].time.rejected is True and by_id[unapproved].time.rejected is False
+    assert by_id[rejected].time.reviewed and by_id[scribe_id].time.reviewed and not by_id[unapproved].time.reviewed
     # not yet approved: no edit counts; its draft was not edited, so the stored omissions are the draft's
     assert by_id[unapproved].time.characters_changed is None and by_id[unapproved].time.share_edited is None
     assert (by_id[unapproved].note.statements, by_id[unapproved].note.unsupported) == (3, 1)

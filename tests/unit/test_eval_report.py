@@ -62,6 +62,7 @@ def _scribe_case(i: int, *, speech: bool = True, dated: bool = False) -> CaseRes
         ),
         time=TimeScores(
             arm="scribe",
+            reviewed=True,
             time_to_draft_seconds=20.0 + i,
             documentation_seconds=_REVIEW_S[i],
             share_edited=_SHARE[i],
@@ -290,6 +291,22 @@ def test_flags_by_week_are_counted_per_monday() -> None:
     assert first.unsupported == 2  # cases 1 and 3
     assert first.omissions == 1 and first.omission_rate == pytest.approx(1 / 41)
     assert second.cases == 2 and second.unsupported == 1 and second.unsupported_rate == pytest.approx(0.05)
+
+
+def test_rejections_count_only_drafts_a_clinician_reviewed() -> None:
+    offline = [_scribe_case(i) for i in range(6)]
+    for case in offline:
+        assert case.time is not None
+        case.time = TimeScores(time_to_draft_seconds=case.time.time_to_draft_seconds)  # a dataset run: no review
+    summary = summarise(EvaluationRun(dataset="primock57", started_at=datetime(2026, 3, 12, tzinfo=UTC), cases=offline))
+    assert "rejected_rate" not in {row.name for row in summary.headline}, "no review, so no rejection rate of 0"
+    reviewed = [_scribe_case(i, dated=True) for i in range(6)]
+    reviewed[0].time.rejected = True  # type: ignore[union-attr]
+    reviewed[1].time.reviewed = False  # type: ignore[union-attr]  # drafted, not yet approved or rejected
+    rows = {row.name: row for row in summarise(_run().model_copy(update={"cases": reviewed})).headline}
+    assert rows["rejected_rate"].estimate.value == pytest.approx(1 / 5) and rows["rejected_rate"].estimate.n == 5
+    first_week = flags_by_week(reviewed)[0]  # cases 0, 1, 3, 4; case 1 not reviewed
+    assert first_week.rejected == 1 and first_week.rejected_rate == pytest.approx(1 / 3)
 
 
 def test_csv_of_cases_without_costs_has_no_cost_columns() -> None:
