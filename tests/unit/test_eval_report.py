@@ -300,6 +300,7 @@ def test_rejections_count_only_drafts_a_clinician_reviewed() -> None:
         case.time = TimeScores(time_to_draft_seconds=case.time.time_to_draft_seconds)  # a dataset run: no review
     summary = summarise(EvaluationRun(dataset="primock57", started_at=datetime(2026, 3, 12, tzinfo=UTC), cases=offline))
     assert "rejected_rate" not in {row.name for row in summary.headline}, "no review, so no rejection rate of 0"
+    assert any(c.startswith("Time to draft here is one consultation at a time") for c in summary.caveats)
     reviewed = [_scribe_case(i, dated=True) for i in range(6)]
     reviewed[0].time.rejected = True  # type: ignore[union-attr]
     reviewed[1].time.reviewed = False  # type: ignore[union-attr]  # drafted, not yet approved or rejected
