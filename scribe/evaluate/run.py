@@ -196,6 +196,15 @@ def load_done(out_dir: Path, print_: str) -> dict[str, CaseResult]:
     return done
 
 
+def _recorded_start(out_dir: Path) -> datetime | None:
+    """When the run recorded in ``out_dir`` started (None if run.json cannot say)."""
+    try:
+        started = json.loads((out_dir / RUN_FILE).read_text(encoding="utf-8")).get("started_at")
+        return datetime.fromisoformat(started) if isinstance(started, str) else None
+    except (OSError, ValueError):
+        return None
+
+
 def run_evaluation(
     cases: Sequence[EvalCase],
     settings: Settings,
@@ -225,6 +234,8 @@ def run_evaluation(
         machine=machine or {},
         assumed_baseline_minutes=assumed_baseline_minutes,
     )
+    if done:  # a resumed run started when its first case did
+        run.started_at = _recorded_start(out_dir) or run.started_at
     write_text_atomic(out_dir / RUN_FILE, run.model_dump_json(indent=2))
     if done:
         log.info("resuming: %d of %d cases already done in %s", len(done), len(cases), out_dir)

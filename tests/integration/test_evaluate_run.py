@@ -102,12 +102,14 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path: Path) -> None:
         run_evaluation(cases, settings, out, dataset="t", options=options, on_case=stop_after_first, pipeline=first)
     assert len(first.transcribed) == 1
     assert len((out / "cases.jsonl").read_text().splitlines()) == 1
+    started = EvaluationRun.model_validate_json((out / "run.json").read_text()).started_at
     with (out / "cases.jsonl").open("a") as sink:
         sink.write('{"case_id": "sample-b", "dataset": "t", "synth')  # a write cut off by the interruption
     second = CountingPipeline(settings, options)
     run = run_evaluation(cases, settings, out, dataset="t", options=options, pipeline=second)
     assert [p.parent.name for p in second.transcribed] == ["sample-b"], "only the unfinished case runs again"
     assert [c.case_id for c in run.cases] == ["sample-a", "sample-b"] and all(c.speech for c in run.cases)
+    assert run.started_at == started, "a resumed run keeps the time it first started"
 
 
 def test_a_failing_case_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
