@@ -46,7 +46,8 @@ def show(env: dict[str, str], cid: str, demo: Path, nhs_number: str) -> None:
     bundle = json.loads(document.read_text())
     kinds = Counter(entry["resource"]["resourceType"] for entry in bundle["entry"])
     say(f"   {document}: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()))
-    with local_server() as url:
+    with local_server() as server:
+        url = server.url
         say(f"-- sent twice to a FHIR R4 server (the in-memory test server at {url}, standing in for an EPR)")
         _scribe(env, "export", cid, "--to", url)
         _scribe(env, "export", cid, "--to", url)
