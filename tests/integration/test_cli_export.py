@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from cli_runner import scribe  # tests/ is on sys.path
 from fhir_server import R4_SCHEMA, fhir_server, set_faults
 from local_server import free_port
+from script_loader import load_script
 from store_helpers import approved_consultation, make_settings, note
 
 from scribe.records import PatientDetails
@@ -108,3 +110,21 @@ def test_help_names_every_option(tmp_path: Path) -> None:
     assert done.returncode == 0
     for option in ("--bundle", "--output", "--to", "--version"):
         assert option in done.stdout
+
+
+def test_demo_epr_step_sends_twice_and_reads_back_one_of_each(tmp_path: Path, site, capfd) -> None:
+    """`make demo`'s EPR step (scripts/demo_fhir.py) as the demo runs it: file, two sends, what the server holds."""
+    approved, _, env = site
+    environment = {
+        **os.environ,
+        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
+        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
+        **env,
+    }
+    load_script("demo_fhir").show(environment, approved, tmp_path, "9434765919")
+    captured = capfd.readouterr()
+    out, sends = captured.out, [line for line in captured.err.splitlines() if "resources created" in line]
+    assert (tmp_path / "fhir-document.json").is_file()
+    assert len(sends) == 2 and " 0 of " in sends[1] and " 0 of " not in sends[0], "the second send creates nothing"
+    assert "the server holds 1 Patient, 1 Composition for NHS number 9434765919" in out
+    assert "Provenance: " in out and "attester " in out
