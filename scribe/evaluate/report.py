@@ -363,8 +363,10 @@ def _caveats(
             f"Small sample: only {len(evaluated)} consultations were evaluated (fewer than {SMALL_N}), so intervals"
             " are wide and one consultation can move a mean."
         )
-    offline = [case for case in evaluated if case.dataset != "store" and case.time is not None]
-    if any(case.time and case.time.time_to_draft_seconds is not None for case in offline):
+    if any(
+        case.dataset != "store" and case.time is not None and case.time.time_to_draft_seconds is not None
+        for case in evaluated
+    ):
         lines.append(
             "Time to draft here is one consultation at a time, after it ended: the whole recording transcribed"
             " (where there is audio) and then the note drafted. In the app, live mode transcribes and drafts during"

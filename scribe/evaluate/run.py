@@ -169,16 +169,24 @@ def _letter(
         return None
 
 
-def load_done(out_dir: Path, print_: str) -> dict[str, CaseResult]:
-    """Cases a previous run with the same fingerprint finished; ConfigError if the run differs."""
-    run_file, cases_file = out_dir / RUN_FILE, out_dir / CASES_FILE
+def recorded_run(out_dir: Path) -> dict[str, Any] | None:
+    """The run.json a previous run left in ``out_dir``: None if there is none, {} if it cannot be read."""
+    run_file = out_dir / RUN_FILE
     if not run_file.is_file():
-        return {}
+        return None
     try:
-        recorded = json.loads(run_file.read_text(encoding="utf-8")).get("config", {}).get("fingerprint")
+        data = json.loads(run_file.read_text(encoding="utf-8"))
     except ValueError:
-        recorded = None
-    if recorded != print_:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_done(out_dir: Path, print_: str, recorded: dict[str, Any] | None) -> dict[str, CaseResult]:
+    """Cases a previous run finished, if its run.json (``recorded``) has the same fingerprint; else ConfigError."""
+    cases_file = out_dir / CASES_FILE
+    if recorded is None:
+        return {}
+    if (recorded.get("config") or {}).get("fingerprint") != print_:
         raise ConfigError(
             f"{out_dir} holds a run with other options, models or data; use another --out, or --restart to replace it"
         )
@@ -196,12 +204,12 @@ def load_done(out_dir: Path, print_: str) -> dict[str, CaseResult]:
     return done
 
 
-def _recorded_start(out_dir: Path) -> datetime | None:
-    """When the run recorded in ``out_dir`` started (None if run.json cannot say)."""
+def _started_at(recorded: dict[str, Any]) -> datetime | None:
+    """When a recorded run started (None if its run.json cannot say)."""
+    started = recorded.get("started_at")
     try:
-        started = json.loads((out_dir / RUN_FILE).read_text(encoding="utf-8")).get("started_at")
         return datetime.fromisoformat(started) if isinstance(started, str) else None
-    except (OSError, ValueError):
+    except ValueError:
         return None
 
 
@@ -226,7 +234,8 @@ def run_evaluation(
     if restart:
         (out_dir / CASES_FILE).unlink(missing_ok=True)
         (out_dir / RUN_FILE).unlink(missing_ok=True)
-    done = load_done(out_dir, config["fingerprint"])
+    recorded = recorded_run(out_dir)
+    done = load_done(out_dir, config["fingerprint"], recorded)
     run = EvaluationRun(
         dataset=dataset,
         config=config,
@@ -234,11 +243,10 @@ def run_evaluation(
         machine=machine or {},
         assumed_baseline_minutes=assumed_baseline_minutes,
     )
-    if done:  # a resumed run started when its first case did
-        run.started_at = _recorded_start(out_dir) or run.started_at
-    write_text_atomic(out_dir / RUN_FILE, run.model_dump_json(indent=2))
-    if done:
+    if done and recorded:  # a resumed run started when its first case did
+        run.started_at = _started_at(recorded) or run.started_at
         log.info("resuming: %d of %d cases already done in %s", len(done), len(cases), out_dir)
+    write_text_atomic(out_dir / RUN_FILE, run.model_dump_json(indent=2))
     results = []
     try:
         with (out_dir / CASES_FILE).open("a", encoding="utf-8") as sink:
