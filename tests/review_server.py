@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cli_runner import scribe
+from cli_runner import cli_environment, scribe
 from local_server import free_port, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,18 +50,12 @@ def review_server(tmp_path: Path, clinicians: list[str]) -> Iterator[ReviewServe
             [sys.executable, "-m", "scribe", "users", "add", name, "--name", f"Dr {name.title()} Test",
              "--role", "clinician", "--password-stdin"],
             input=PASSWORD, capture_output=True, text=True, timeout=120,
-            env={**os.environ, "SCRIBE_DATA_DIR": str(tmp_path / "data"), "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
-                 **env},
+            env=cli_environment(tmp_path, env),
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
     port = free_port()
     log = tmp_path / "server.log"
-    environment = {
-        **os.environ,
-        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
-        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
-        **env,
-    }
+    environment = cli_environment(tmp_path, env)
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "scribe", "-v", "serve", "--port", str(port)]
     with log.open("w+b") as out, running_server(command, f"{url}/login", "scribe serve", env=environment, log=out,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_runner import scribe  # tests/ is on sys.path
+from cli_runner import cli_environment, scribe  # tests/ is on sys.path
 
 from scribe.config import load_settings
 from scribe.store import open_store
@@ -25,14 +25,7 @@ def run(tmp_path: Path, *args: str, key: str = "store.key", stdin: str | None = 
     if stdin is None:
         return scribe(*args, tmp_path=tmp_path, env=env(tmp_path, key))
     # The shared runner has no stdin; the same command line with input.
-    import os
-
-    environment = {
-        **os.environ,
-        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
-        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
-        **env(tmp_path, key),
-    }
+    environment = cli_environment(tmp_path, env(tmp_path, key))
     return subprocess.run(
         [sys.executable, "-m", "scribe", *args],
         input=stdin,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
-from cli_runner import scribe  # tests/ is on sys.path
+from cli_runner import cli_environment, scribe  # tests/ is on sys.path
 from fhir_server import R4_SCHEMA, fhir_server, set_faults
 from local_server import free_port
 from script_loader import load_script
@@ -115,13 +114,7 @@ def test_help_names_every_option(tmp_path: Path) -> None:
 def test_demo_epr_step_sends_twice_and_reads_back_one_of_each(tmp_path: Path, site, capfd) -> None:
     """`make demo`'s EPR step (scripts/demo_fhir.py) as the demo runs it: file, two sends, what the server holds."""
     approved, _, env = site
-    environment = {
-        **os.environ,
-        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
-        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
-        **env,
-    }
-    load_script("demo_fhir").show(environment, approved, tmp_path, "9434765919")
+    load_script("demo_fhir").show(cli_environment(tmp_path, env), approved, tmp_path, "9434765919")
     captured = capfd.readouterr()
     out, sends = captured.out, [line for line in captured.err.splitlines() if "resources created" in line]
     assert (tmp_path / "fhir-document.json").is_file()

@@ -17,7 +17,7 @@ import httpx
 import pyotp
 import pytest
 from argon2 import PasswordHasher
-from cli_runner import scribe
+from cli_runner import cli_environment, scribe
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from review_app import (
@@ -453,12 +453,7 @@ def test_serve_answers_on_loopback_and_warns_for_other_addresses(tmp_path: Path)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "SCRIBE_DATA_DIR": str(tmp_path / "data"),
-        "SCRIBE_CONFIG": str(tmp_path / "none.toml"),
-        "SCRIBE_STORE_KEY": base64.b64encode(os.urandom(32)).decode(),
-    }
+    env = cli_environment(tmp_path, {"SCRIBE_STORE_KEY": base64.b64encode(os.urandom(32)).decode()})
     command = [sys.executable, "-m", "scribe", "serve", "--no-worker", "--host", "0.0.0.0", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
