@@ -248,6 +248,16 @@ class NoteSection(Record):
     error: str = Field(default="", description="Why the section is incomplete.")
 
 
+class RemovedStatement(Record):
+    """A drafted statement the grounding check did not support even after one repair: kept aside, not lost.
+
+    The review page lists these; the clinician can restore one into its section (audited).
+    """
+
+    section: str = Field(description="The key of the section it was drafted for.")
+    statement: Statement
+
+
 class Omission(Record):
     """A salient fact in the transcript that the draft does not mention."""
 
@@ -267,6 +277,9 @@ class NoteDraft(Record):
     problems: list[Problem] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     omissions: list[Omission] = Field(default_factory=list)
+    removed: list[RemovedStatement] = Field(
+        default_factory=list, description="Statements the check took out of the draft; the clinician can restore them."
+    )
     model: str = ""
     backend: str = ""
     complete: bool = Field(default=True, description="False when any part failed; `incomplete_reason` says why.")
@@ -439,6 +452,8 @@ class EditAction(StrEnum):
     EDIT = "edit"
     ADD = "add"
     DELETE = "delete"
+    RESTORE = "restore"
+    """A statement the grounding check removed, put back into its section by the clinician (still flagged)."""
 
 
 class Edit(Record):

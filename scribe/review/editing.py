@@ -8,7 +8,8 @@ section the clinician rewrote.
 A note's sections hold statements; the structured lists (medications, allergies, problems,
 findings) hold items whose text is built from their fields. Statements can be edited, added and
 deleted; structured items can be deleted (a correction to one is written as a statement, where
-the grounding check reads it like any other).
+the grounding check reads it like any other). Statements the grounding check took out of the draft
+(``NoteDraft.removed``) can be restored into their section with :func:`restore_removed`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel, Levenshtein
 
-from scribe.notes.grounding import ground_items
+from scribe.notes.grounding import ground_items, is_not_discussed
 from scribe.notes.omissions import find_omissions
 from scribe.notes.templates import Template
 from scribe.records import (
@@ -32,6 +33,7 @@ from scribe.records import (
     NoteDraft,
     NoteSection,
     Problem,
+    RemovedStatement,
     SectionChange,
     Statement,
     Transcript,
@@ -202,6 +204,31 @@ def apply_edit(
     return new, change
 
 
+def restore_removed(note: NoteDraft, index: int, *, transcript: Transcript | None = None) -> tuple[NoteDraft, Change]:
+    """A copy of ``note`` with removed statement ``index`` put back at the end of its section, and what changed.
+
+    The statement keeps its text, evidence, ``supported=False`` and the check's reason, so the note still
+    flags it; it leaves ``note.removed``. When the section holds only a "Not discussed." placeholder, the
+    statement replaces it (the Change's ``before`` is the placeholder). With ``transcript`` the omissions are
+    recomputed. Raises EditError when there is no such removed statement or its section is not in the note.
+    """
+    if not 0 <= index < len(note.removed):
+        raise EditError("That statement is no longer in the removed list; reload the page and try again.")
+    new = note.model_copy(deep=True)
+    item = new.removed.pop(index)
+    statements = _section(new, item.section).statements
+    before = ""
+    if len(statements) == 1 and is_not_discussed(statements[0].text):
+        before = statements[0].text
+        statements[0] = item.statement
+    else:
+        statements.append(item.statement)
+    position = len(statements) - 1
+    if transcript is not None:
+        new.omissions = find_omissions(new, transcript)
+    return new, Change(item.section, position, EditAction.RESTORE, before, item.statement.text)
+
+
 _RESTORE = {
     "medications": lambda text: Medication(name=text),
     "allergies": lambda text: Allergy(substance=text),
@@ -214,8 +241,9 @@ def undo_edits(note: NoteDraft, edits: list[Edit]) -> NoteDraft:
     """The note as it was before ``edits`` (one version's edits, oldest first), for measuring what changed.
 
     Statements come back with their text only; a deleted structured item comes back as an item whose
-    text is the one it showed (its fields are not kept in the Edit record). Edits that no longer fit
-    (a section renamed by a template change) are skipped.
+    text is the one it showed (its fields are not kept in the Edit record); a restored statement goes back
+    to ``removed`` (unsupported, without its evidence or reason) and a placeholder it replaced comes back.
+    Edits that no longer fit (a section renamed by a template change) are skipped.
     """
     old = note.model_copy(deep=True)
     for edit in reversed(edits):
@@ -237,6 +265,11 @@ def undo_edits(note: NoteDraft, edits: list[Edit]) -> NoteDraft:
             statements.insert(min(index, len(statements)), Statement(text=edit.before))
         elif edit.action is EditAction.EDIT and 0 <= index < len(statements):
             statements[index] = Statement(text=edit.before)
+        elif edit.action is EditAction.RESTORE and 0 <= index < len(statements):
+            statements.pop(index)
+            if edit.before:
+                statements.insert(index, Statement(text=edit.before))
+            old.removed.insert(0, RemovedStatement(section=key, statement=Statement(text=edit.after, supported=False)))
     return old
 
 

@@ -28,6 +28,7 @@ from scribe.records import (
     NoteState,
     Omission,
     PatientDetails,
+    RemovedStatement,
     Role,
     Statement,
 )
@@ -88,7 +89,7 @@ class World:
         self.cid = self.drafted()
         self._clients: dict[str, TestClient] = {}
 
-    def drafted(self) -> str:
+    def drafted(self, note: NoteDraft | None = None) -> str:
         c = self.store.create_consultation(
             self.alice.id, "gp", PatientDetails(name="Jo Bloggs", nhs_number="9434765919", reason="knee pain")
         )
@@ -96,7 +97,7 @@ class World:
         transcript = transcript_from_data(json.loads((DATA / "knee_consultation.json").read_text()))
         self.store.put_transcript(c.id, transcript)
         self.store.put_audio(c.id, "playback", Audio((DATA / "sample_mono.flac").read_bytes(), "audio/flac"))
-        self.store.add_version(c.id, _note(), created_by=None)
+        self.store.add_version(c.id, note or _note(), created_by=None)
         self.store.set_status(c.id, ConsultationStatus.DRAFTED)
         return c.id
 
@@ -233,6 +234,149 @@ def test_add_and_delete_statements_without_htmx(world: World) -> None:
 def test_stale_version_is_refused(world: World) -> None:
     response = world.post("alice", f"/consultations/{world.cid}/statements/plan/0", {"version": "2", "text": "x"})
     assert response.status_code == 409
+
+
+# --- statements the grounding check removed ---------------------------------------------------------------------------
+
+MRI = "MRI of the right knee booked."
+XRAY = "Knee X-ray showed a fracture."
+
+
+def _with_removed() -> NoteDraft:
+    """_note() with an examination section holding only the placeholder, and two statements the check removed."""
+    note = _note()
+    note.sections.append(
+        NoteSection(
+            key="examination",
+            title="Examination",
+            statements=[Statement(text="Not discussed.", supported=True, reason="not discussed")],
+        )
+    )
+    note.removed = [
+        RemovedStatement(
+            section="plan",
+            statement=Statement(text=MRI, evidence=[16], supported=False, reason="the transcript does not say this"),
+        ),
+        RemovedStatement(
+            section="examination",
+            statement=Statement(text=XRAY, evidence=[12], supported=False, reason="no segment mentions an X-ray"),
+        ),
+    ]
+    return note
+
+
+def _restore_form(w: World, index: int) -> dict[str, str]:
+    """The hidden fields of removed statement ``index``'s Restore form, read from the review page."""
+    page = w.client("alice").get(f"/consultations/{w.cid}").text
+    action = f"/consultations/{w.cid}/removed/{index}/restore"
+    form = re.search(rf'<form method="post" action="{action}".*?</form>', page, re.S)
+    assert form, "no Restore form"
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(0)))
+    return {k: v for k, v in fields.items() if k != "csrf_token"}
+
+
+@pytest.fixture
+def removed(tmp_path: Path):
+    w = World(tmp_path)
+    w.cid = w.drafted(_with_removed())
+    yield w
+    w.store.close()
+
+
+def test_review_page_lists_what_the_check_removed(removed: World) -> None:
+    page = removed.client("alice").get(f"/consultations/{removed.cid}").text
+    assert "Removed by the check" in page
+    box = page[page.index('id="removed"') : page.index('id="approve-box"')]
+    assert MRI in box and "the transcript does not say this" in box and 'data-evidence="16"' in box
+    assert XRAY in box and "no segment mentions an X-ray" in box and "Examination:" in box and "Plan:" in box
+    assert box.count(">Restore</button>") == 2 and f"/consultations/{removed.cid}/removed/1/restore" in box
+    assert 'name="csrf_token"' in box and 'hx-target="#sec-plan"' in box
+    assert "2 statements removed by the check will not be part of the" in page
+    plan = page[page.index('id="sec-plan"') : page.index('id="sec-examination"')]
+    assert MRI not in plan
+    # Nothing removed: no list at all (the empty container stays for htmx to swap into).
+    plain = removed.client("alice").get(f"/consultations/{removed.drafted()}").text
+    assert "Removed by the check" not in plain and 'id="removed"' in plain
+
+
+def test_restore_moves_the_statement_into_its_section_flagged_and_audited(removed: World) -> None:
+    base = f"/consultations/{removed.cid}"
+    response = removed.post("alice", f"{base}/removed/0/restore", _restore_form(removed, 0), headers=HX)
+    assert response.status_code == 200
+    assert 'id="sec-plan"' in response.text and MRI in response.text
+    assert 'id="removed" class="removed" hx-swap-oob="true"' in response.text
+    assert "the transcript does not say this" in response.text  # the section shows the flag with the reason
+    note = removed.version().note
+    restored = note.sections[1].statements[-1]
+    assert (restored.text, restored.supported, restored.reason, restored.evidence) == (
+        MRI,
+        False,
+        "the transcript does not say this",
+        [16],
+    )
+    assert [r.statement.text for r in note.removed] == [XRAY]
+    (edit,) = removed.store.edits(removed.cid)
+    assert (edit.section, edit.index, edit.action.value, edit.after, edit.user_id) == (
+        "plan",
+        2,
+        "restore",
+        MRI,
+        removed.alice.id,
+    )
+    (event,) = removed.store.audit_events(action="restore")
+    assert (event.username, event.target, event.outcome) == ("alice", f"consultation:{removed.cid}", "ok")
+    assert event.detail == "version 1 plan 2" and MRI not in event.detail
+    # Without htmx: the examination placeholder is replaced, and the page goes back to the section.
+    response = removed.post("alice", f"{base}/removed/0/restore", _restore_form(removed, 0))
+    assert response.status_code == 303 and response.headers["location"].endswith("#sec-examination")
+    note = removed.version().note
+    assert [s.text for s in note.sections[2].statements] == [XRAY] and note.removed == []
+    assert "Removed by the check" not in removed.client("alice").get(base).text
+    assert "restore: <del>Not discussed.</del> <ins>" + XRAY in removed.client("alice").get(f"{base}?tab=history").text
+    assert MRI in removed.client("alice").get(f"{base}?tab=changes").text
+    # Approval counts the restored statements among the flags and their sections as changed.
+    assert flags(note).unsupported == 3  # the draft's own unsupported statement and the two restored
+    assert _approve(removed).status_code == 303
+    assert removed.version().approval.flags_acknowledged == flags(note).total
+    sections = removed.store.get_consultation(removed.cid).metrics.sections
+    assert sections["plan"].statements_added == 1
+    assert sections["examination"].statements_added + sections["examination"].statements_edited == 1
+
+
+def test_restore_is_refused_for_another_clinician_an_approved_note_or_a_stale_page(removed: World) -> None:
+    base = f"/consultations/{removed.cid}"
+    form = _restore_form(removed, 0)
+    assert removed.post("bob", f"{base}/removed/0/restore", form).status_code == 403
+    assert removed.post("ivy", f"{base}/removed/0/restore", form).status_code == 403
+    assert removed.client("alice").post(f"{base}/removed/0/restore", data=form).status_code == 403  # no CSRF token
+    assert removed.post("alice", f"{base}/removed/1/restore", form).status_code == 409  # another statement's form
+    assert removed.post("alice", f"{base}/removed/5/restore", form).status_code == 409
+    assert removed.post("alice", f"{base}/removed/0/restore", form | {"version": "2"}).status_code == 409
+    note = removed.version().note
+    assert len(note.removed) == 2 and [s.text for s in note.sections[2].statements] == ["Not discussed."]
+    assert removed.store.edits(removed.cid) == [] and removed.store.audit_events(action="restore") == []
+    assert any(e.outcome == "denied" and e.username == "bob" for e in removed.store.audit_events())
+    assert _approve(removed).status_code == 303
+    assert removed.post("alice", f"{base}/removed/0/restore", form).status_code == 409
+    assert len(removed.version().note.removed) == 2
+    page = removed.client("alice").get(base).text
+    assert "Removed by the check" in page and "not part of this version of the note" in page
+    assert ">Restore</button>" not in page
+
+
+def test_removed_statements_never_reach_the_exports_of_an_approved_note(removed: World) -> None:
+    base = f"/consultations/{removed.cid}"
+    assert removed.post("alice", f"{base}/removed/0/restore", _restore_form(removed, 0)).status_code == 303
+    assert _approve(removed).status_code == 303
+    alice = removed.client("alice")
+    text = alice.get(f"{base}/export/text").text
+    assert MRI in text and XRAY not in text
+    body = alice.get(f"{base}/export/json")
+    assert MRI in body.text and XRAY not in body.text and "removed" not in body.json()["note_version"]["note"]
+    for kind in ("document", "transaction"):
+        bundle = alice.get(f"{base}/export/fhir?bundle={kind}")
+        assert bundle.status_code == 200 and MRI in bundle.text and XRAY not in bundle.text, kind
+    assert XRAY in alice.get(base).text  # still listed on the page, as not part of the note
 
 
 # --- approval, read-only, correction, rejection ---------------------------------------------------------------------

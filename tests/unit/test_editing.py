@@ -9,7 +9,7 @@ import pytest
 
 from scribe.notes.inputs import transcript_from_data
 from scribe.notes.templates import load_template
-from scribe.records import EditAction, Medication, NoteDraft, NoteSection, Omission, Statement
+from scribe.records import EditAction, Medication, NoteDraft, NoteSection, Omission, RemovedStatement, Statement
 from scribe.review.editing import (
     DiffRun,
     EditError,
@@ -17,6 +17,7 @@ from scribe.review.editing import (
     blank_note,
     diff_note,
     flags,
+    restore_removed,
     section_changes,
     undo_edits,
     word_diff,
@@ -228,3 +229,78 @@ def test_undo_edits_restores_the_draft_texts():
     changes = section_changes(restored, note)
     assert (changes["plan"].statements_edited, changes["plan"].statements_added) == (1, 1)
     assert changes["plan"].statements_deleted == 1 and changes["medications"].statements_deleted == 1
+
+
+def _with_removed() -> NoteDraft:
+    """_note() with a placeholder-only section and two statements the grounding check removed."""
+    note = _note()
+    placeholder = Statement(text="Not discussed.", supported=True)
+    note.sections.append(NoteSection(key="examination", title="Examination", statements=[placeholder]))
+    note.removed = [
+        RemovedStatement(
+            section="plan",
+            statement=Statement(text="MRI of the knee booked.", evidence=[16], supported=False, reason="not said"),
+        ),
+        RemovedStatement(
+            section="examination",
+            statement=Statement(text="Knee effusion.", evidence=[12], supported=False, reason="no finding matches"),
+        ),
+    ]
+    return note
+
+
+def test_restore_puts_the_statement_at_the_end_of_its_section_still_flagged():
+    note = _with_removed()
+    new, change = restore_removed(note, 0)
+    plan = new.sections[1].statements
+    assert [s.text for s in plan] == ["Paracetamol continued.", "Chest X-ray.", "MRI of the knee booked."]
+    assert (plan[-1].supported, plan[-1].reason, plan[-1].evidence, plan[-1].edited) == (False, "not said", [16], False)
+    assert [r.statement.text for r in new.removed] == ["Knee effusion."]
+    assert len(note.removed) == 2 and len(note.sections[1].statements) == 2  # the original is untouched
+    assert (change.section, change.index, change.action) == ("plan", 2, EditAction.RESTORE)
+    assert (change.before, change.after) == ("", "MRI of the knee booked.")
+    assert flags(new).unsupported == flags(note).unsupported + 1
+
+
+def test_restore_replaces_a_not_discussed_placeholder():
+    new, change = restore_removed(_with_removed(), 1)
+    (statement,) = new.sections[2].statements
+    assert (statement.text, statement.supported, statement.reason) == ("Knee effusion.", False, "no finding matches")
+    assert (change.section, change.index, change.before, change.after) == (
+        "examination",
+        0,
+        "Not discussed.",
+        "Knee effusion.",
+    )
+
+
+def test_restore_that_does_not_fit_is_refused(knee):
+    with pytest.raises(EditError, match="no longer in the removed list"):
+        restore_removed(_note(), 0)
+    note = _with_removed()
+    note.removed[0].section = "gone"
+    with pytest.raises(EditError, match="no section"):
+        restore_removed(note, 0)
+    new, _ = restore_removed(_with_removed(), 0, transcript=knee)  # omissions recomputed against the transcript
+    assert isinstance(new.omissions, list) and new.sections[1].statements[-1].supported is False
+
+
+def test_undo_edits_takes_restores_back_and_metrics_count_them_as_added():
+    draft = _with_removed()
+    note, edits = draft, []
+    for index in (0, 0):  # the first removed statement each time: all of them, in list order
+        note, change = restore_removed(note, index)
+        edits.append(change.to_edit("c", 1, 1))
+    assert note.removed == []
+    undone = undo_edits(note, edits)
+    assert [s.text for s in undone.sections[1].statements] == ["Paracetamol continued.", "Chest X-ray."]
+    assert [s.text for s in undone.sections[2].statements] == ["Not discussed."]
+    assert [(r.section, r.statement.text, r.statement.supported) for r in undone.removed] == [
+        ("plan", "MRI of the knee booked.", False),
+        ("examination", "Knee effusion.", False),
+    ]
+    changes = section_changes(undone, note)
+    assert (changes["plan"].statements_added, changes["plan"].statements_deleted) == (1, 0)
+    assert changes["examination"].statements_added + changes["examination"].statements_edited == 1
+    diffs = {d.key: d for d in diff_note(undone, note)}
+    assert DiffRun("insert", "\nMRI of the knee booked.") in diffs["plan"].runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from scribe.records import (
     MedicationChange,
     NoteDraft,
     NoteSection,
+    RemovedStatement,
     Statement,
 )
 from scribe.store import open_store
@@ -69,6 +71,20 @@ def test_approved_version_maps_every_part(filled) -> None:
     assert note.letters[0].kind == "patient" and base64.b64decode(note.letters[0].pdf_base64).startswith(b"%PDF-")
     bundle = document_bundle(note)
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "document"
+
+
+def test_a_removed_statement_is_not_part_of_the_approved_note_or_its_bundle(tmp_path: Path) -> None:
+    store = open_store(make_settings(tmp_path))
+    removed = RemovedStatement(
+        section="plan", statement=Statement(text="Knee MRI booked.", evidence=[1], supported=False, reason="unsaid")
+    )
+    cid, user = drafted_consultation(store, _note().model_copy(update={"removed": [removed]}))
+    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note."))
+    note = approved_note(store, cid)
+    assert "Knee MRI" not in note.model_dump_json()
+    bundle = json.dumps(document_bundle(note))
+    assert "Ibuprofen." in bundle and "Knee MRI" not in bundle
+    store.close()
 
 
 def test_an_approved_correction_supersedes_the_earlier_version(filled) -> None:

@@ -25,6 +25,7 @@ from scribe.records import (
     LetterKind,
     NoteState,
     PatientDetails,
+    RemovedStatement,
     Role,
     StageTiming,
     Statement,
@@ -295,6 +296,35 @@ def test_versions_edits_approval(store: Store, clinician: User) -> None:
     with pytest.raises(NotFoundError):
         store.get_version(cid, 9)
     assert store.get_version(cid, 1).state is NoteState.SUPERSEDED
+
+
+def test_removed_statements_and_their_restore_round_trip(store: Store, clinician: User) -> None:
+    cid = consenting(store, clinician)
+    removed = RemovedStatement(
+        section="plan",
+        statement=Statement(text="MRI booked.", evidence=[1], supported=False, reason="not in the transcript"),
+    )
+    draft = note().model_copy(update={"removed": [removed]})
+    store.add_version(cid, draft, created_by=None)
+    assert store.get_version(cid, 1).note.removed == [removed]
+    restored = draft.model_copy(deep=True, update={"removed": []})
+    restored.sections[1].statements.append(removed.statement)
+    edit = Edit(
+        consultation_id=cid,
+        version=1,
+        user_id=clinician.id,
+        section="plan",
+        index=1,
+        action=EditAction.RESTORE,
+        after="MRI booked.",
+    )
+    store.save_note(cid, 1, restored, edit)
+    assert store.get_version(cid).note == restored and store.get_version(cid).note.removed == []
+    assert store.edits(cid) == [edit]
+    # A correction copies the note with what is still removed.
+    store.approve(cid, 1, Approval(user_id=clinician.id, name="A", attestation="ok"))
+    store.add_version(cid, draft, created_by=clinician.id, based_on=1)
+    assert store.get_version(cid, 2).note.removed == [removed]
 
 
 def test_reject_first_draft(store: Store, clinician: User) -> None:

@@ -17,6 +17,7 @@ from scribe.records import (
     Letter,
     LetterKind,
     PatientDetails,
+    RemovedStatement,
     Role,
     Statement,
 )
@@ -26,6 +27,7 @@ MARKERS = {
     "patient": "Zebulon Quartermaine",
     "transcript": "xylophonic arthralgia",
     "note": "quixotic meniscopathy",
+    "removed": "snollygoster bursitis",
     "letter": "fandangled kneecap",
     "edit": "wibbling patella",
     "dispute": "flibbertigibbet disagreement",
@@ -72,7 +74,9 @@ def fill(store: Store) -> tuple[str, int]:
     store.put_transcript(cid, transcript(f"My knee has {MARKERS['transcript']}."))
     store.add_version(cid, note(f"History of {MARKERS['note']}."), created_by=None)
     edit = Edit(consultation_id=cid, version=1, user_id=user.id, section="history", index=0, after=MARKERS["edit"])
-    store.save_note(cid, 1, note(f"History of {MARKERS['note']} and {MARKERS['edit']}."), edit)
+    removed = RemovedStatement(section="plan", statement=Statement(text=MARKERS["removed"], supported=False))
+    edited = note(f"History of {MARKERS['note']} and {MARKERS['edit']}.").model_copy(update={"removed": [removed]})
+    store.save_note(cid, 1, edited, edit)
     store.put_letter(cid, 1, Letter(kind=LetterKind.GP, paragraphs=[[Statement(text=MARKERS["letter"])]]))
     store.add_version(cid, note("second"), created_by=user.id, based_on=1)
     store.reject(cid, 2, MARKERS["reason"], user.id)
@@ -95,6 +99,7 @@ def test_no_plaintext_on_disk_while_open_or_after(settings) -> None:
     cid = store.list_consultations()[0].id
     assert store.patient(cid).name == MARKERS["patient"]
     assert MARKERS["dispute"] == store.disputes(cid)[0].text
+    assert store.get_version(cid, 1).note.removed[0].statement.text == MARKERS["removed"]
     store.close()
     assert_absent(settings.data_dir, *needles)
 

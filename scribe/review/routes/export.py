@@ -157,12 +157,16 @@ def export_pdf(
 
 @router.get("/consultations/{cid}/export/json")
 def export_json(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
-    """The approved note version and the disputes as JSON."""
+    """The approved note version and the disputes as JSON.
+
+    Statements the grounding check removed and the clinician did not restore (``note.removed``) are not part
+    of the approved note, so they are left out, as from every other export.
+    """
     c = load(request, cid, "export")
     v = _approved(request, c)
     body = {
         "consultation_id": cid,
-        "note_version": v.model_dump(mode="json"),
+        "note_version": v.model_dump(mode="json", exclude={"note": {"removed"}}),
         "disputes": [d.model_dump(mode="json") for d in deps.store(request).disputes(cid)],
     }
     _record(request, c, v, "json", user)

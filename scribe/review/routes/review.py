@@ -1,12 +1,14 @@
 """The review page: transcript with playback, the note edited in place, letters, changes, history; approval.
 
 Edits go through :mod:`scribe.review.editing` and are saved with the Edit record in one store
-transaction. Only the current DRAFT version is editable; approved versions are read-only (409)
-and "Correct this note" makes a new version that needs approval again.
+transaction, and so is restoring a statement the grounding check removed from the draft. Only the
+current DRAFT version is editable; approved versions are read-only (409) and "Correct this note"
+makes a new version that needs approval again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -34,7 +36,9 @@ from scribe.records import (
     NoteState,
     NoteVersion,
     PatientDetails,
+    RemovedStatement,
     ReviewMetrics,
+    Statement,
     Transcript,
     User,
 )
@@ -49,6 +53,7 @@ from scribe.review.editing import (
     correction_of,
     diff_note,
     flags,
+    restore_removed,
     section_changes,
     undo_edits,
 )
@@ -70,6 +75,29 @@ _MAX_TEXT = 4000
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _digest(statement: Statement) -> str:
+    """A short fingerprint of a removed statement, so a restore from a stale page cannot take another one."""
+    return hashlib.sha256(statement.text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RemovedItem:
+    """One statement the grounding check took out of the draft, as the review page lists it."""
+
+    index: int
+    key: str
+    title: str
+    statement: Statement
+    digest: str
+
+
+def _removed(note: NoteDraft, titles: dict[str, str]) -> list[RemovedItem]:
+    return [
+        RemovedItem(i, r.section, titles.get(r.section, r.section), r.statement, _digest(r.statement))
+        for i, r in enumerate(note.removed)
+    ]
 
 
 @dataclass
@@ -95,6 +123,8 @@ class ReviewView:
     flags: Flags
     titles: dict[str, str]
     structured: list[tuple[str, str, list[Grounded]]]
+    removed: list[RemovedItem] = field(default_factory=list)
+    """Statements the grounding check took out of this version's draft; not part of the note unless restored."""
     attestation: str = ATTESTATION
     tab: str = "note"
     tab_label: str = "Note"
@@ -126,6 +156,7 @@ def _view(
     note = version.note
     patient = store.patient(c.id)
     heading = patient.name or "Consultation"
+    titles = {s.key: s.title for s in note.sections} | STRUCTURED_TITLES
     view = ReviewView(
         base=f"/consultations/{c.id}",
         csrf_token=request.state.signed_in.session.csrf_token,
@@ -146,7 +177,8 @@ def _view(
         can_grant=deps.allowed(request, "grant", c),
         can_delete=deps.allowed(request, "delete", c),
         flags=flags(note),
-        titles={s.key: s.title for s in note.sections} | STRUCTURED_TITLES,
+        titles=titles,
+        removed=_removed(note, titles),
         structured=[(k, STRUCTURED_TITLES[k], list(getattr(note, k))) for k in STRUCTURED if getattr(note, k)],
         tab=tab,
         tab_label=dict(TABS)[tab],
@@ -362,6 +394,39 @@ async def delete_statement(
 async def add_statement(request: Request, cid: str, key: str, user: User = Depends(deps.current_user)) -> Response:
     """Add a statement at the end of a section."""
     return await _change(request, cid, key, None, EditAction.ADD, user)
+
+
+@router.post("/consultations/{cid}/removed/{index}/restore", dependencies=[Depends(deps.csrf)])
+async def restore_statement(
+    request: Request, cid: str, index: int, user: User = Depends(deps.current_user)
+) -> Response:
+    """Put a statement the grounding check removed back at the end of its section, still flagged unsupported.
+
+    Stored and audited like any other edit (an Edit with action RESTORE; audit action ``restore`` with the
+    version, section key and position, never the text). The form names the statement's section and a
+    fingerprint of its text, so a page that is out of date gets 409 instead of restoring another statement.
+    """
+    c = load(request, cid, "edit")
+    form = await request.form()
+    number = _form_version(form, c)
+    v = _draft(request, c, number)
+    removed: list[RemovedStatement] = v.note.removed
+    if (
+        not 0 <= index < len(removed)
+        or form.get("section") != removed[index].section
+        or form.get("digest") != _digest(removed[index].statement)
+    ):
+        raise HTTPException(409, "That statement is no longer in the removed list; reload the page to see it.")
+    store = deps.store(request)
+    try:
+        note, change = restore_removed(v.note, index, transcript=store.get_transcript(cid))
+    except EditError as exc:
+        raise HTTPException(400, str(exc)) from None
+    v = store.save_note(cid, number, note, change.to_edit(cid, number, user.id))
+    deps.audit(request, "restore", target(cid), detail=f"version {number} {change.section} {change.index}")
+    if is_htmx(request):
+        return _section_response(request, c, v, change.section)
+    return redirect(f"/consultations/{cid}#sec-{change.section}")
 
 
 # --- approval, rejection, correction, disputes ------------------------------------------------------------
