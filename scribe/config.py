@@ -77,8 +77,16 @@ class Settings(BaseSettings):
     llm_gpu_layers: int = Field(
         default=-1, ge=-1, description="Layers offloaded to CUDA; -1 means all when a GPU is present, else none."
     )
-    llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens generated for one section.")
-    llm_attempts: int = Field(default=3, ge=1, le=10, description="Tries per section before it is marked incomplete.")
+    llm_flash_attn: bool = Field(default=False, description="llama.cpp flash attention (see docs/benchmarks/notes.md).")
+    llm_batch: int = Field(default=512, ge=32, description="llama.cpp prompt batch size in tokens.")
+    llm_max_tokens: int = Field(default=700, ge=16, description="Most tokens generated for one letter.")
+    llm_attempts: int = Field(default=2, ge=1, le=10, description="Tries per letter before it is marked incomplete.")
+    llm_part_tokens: int = Field(
+        default=1200, ge=100, description="A transcript drafted after the consultation is read in parts this long."
+    )
+    llm_repair: bool = Field(
+        default=True, description="Give facts the grounding check does not support one repair turn before removal."
+    )
     llm_seed: int = Field(default=0, description="Sampling seed, for reproducible drafts.")
     note_template: str = Field(default="gp", description="Note template: gp, soap, clinic or a site's own.")
     templates_dir: Path | None = Field(

@@ -103,6 +103,9 @@ class StageTiming(Record):
     prompt_tokens: int | None = Field(default=None, ge=0, description="LLM stages: tokens in the prompt.")
     cached_tokens: int | None = Field(default=None, ge=0, description="LLM stages: prompt tokens found in the cache.")
     completion_tokens: int | None = Field(default=None, ge=0, description="LLM stages: tokens generated.")
+    finish_reason: str | None = Field(
+        default=None, description="LLM stages: why generation stopped (stop: the answer ended; length: cut off)."
+    )
 
     @property
     def real_time_factor(self) -> float | None:
@@ -284,9 +287,14 @@ class NoteDraft(Record):
     backend: str = ""
     complete: bool = Field(default=True, description="False when any part failed; `incomplete_reason` says why.")
     incomplete_reason: str = ""
-    condensed: bool = Field(default=False, description="True when the transcript was condensed to fit the context.")
+    condensed: bool = Field(
+        default=False, description="True when the transcript outgrew one context and drafting continued in a fresh one."
+    )
     created_at: datetime = Field(default_factory=_now)
-    timings: dict[str, StageTiming] = Field(default_factory=dict, description="By stage, e.g. 'draft:plan'.")
+    timings: dict[str, StageTiming] = Field(
+        default_factory=dict,
+        description="By stage: every model call ('draft:part1', 'draft:repair1', ...) and 'draft'.",
+    )
 
     def grounded_items(self) -> list[Grounded]:
         """Every statement and structured item, in note order."""

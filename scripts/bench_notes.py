@@ -64,8 +64,9 @@ SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_OUT = REPO / "docs" / "benchmarks" / "notes.json"
 DEFAULT_CACHE = REPO / ".cache" / "bench_notes"
 DEFAULT_SYNTH = REPO / ".cache" / "synth"
-DATASETS = ("aci", "primock")
-DEFAULT_TEMPLATE = {"aci": "clinic", "primock": "gp"}
+DATASETS = ("aci", "primock", "aci-train", "aci-valid")
+DESIGNS = ("fact-log", "one-shot")
+DEFAULT_TEMPLATE = {"aci": "clinic", "primock": "gp", "aci-train": "clinic", "aci-valid": "clinic"}
 SPEED_TARGET_SECONDS = 600.0  # "a 10-minute consultation": the render closest to this is used
 SAMPLE_SIZE = 8  # flagged statements printed for reading, per quality run
 HAND_WRITTEN = REPO / "tests" / "data" / "grounding"  # drafts written by hand for real consultations
@@ -135,9 +136,10 @@ def model_label(model: str) -> str:
     return path.stem if path.suffix.lower() == ".gguf" or len(path.parts) > 1 else model
 
 
-def run_key(part: str, dataset: str | None, template: str, backend: str, model: str) -> str:
+def run_key(part: str, dataset: str | None, template: str, backend: str, model: str, design: str = "") -> str:
     """Names a run's cache folder and its entry in the JSON: what was drafted, how, by which model."""
-    return "-".join(slug(p) for p in (part, dataset or "", template, backend, model_label(model)) if p)
+    design = "" if design == "fact-log" else design  # scribe's own design keeps the plain key
+    return "-".join(slug(p) for p in (part, dataset or "", template, backend, model_label(model), design) if p)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -189,8 +191,8 @@ class MeteredBackend:
         self.completions: list[Any] = []
         self.prefill_seconds: list[float] = []
 
-    def complete(self, messages, *, schema=None, max_tokens: int = 512, on_text=None):
-        done = self.inner.complete(messages, schema=schema, max_tokens=max_tokens, on_text=on_text)
+    def complete(self, messages, *, max_tokens: int = 512, **options):
+        done = self.inner.complete(messages, max_tokens=max_tokens, **options)
         with self._lock:
             self.completions.append(done)
         return done
@@ -236,6 +238,8 @@ def load_encounters(dataset: str, data_root: Path) -> list:
 
     if dataset == "aci":
         return load_aci_bench(data_root / "aci-bench")
+    if dataset in ("aci-train", "aci-valid"):  # the tuning splits: options are chosen here, confirmed on test 1
+        return load_aci_bench(data_root / "aci-bench", dataset.removeprefix("aci-"))
     if dataset == "primock":
         return load_primock57(data_root / "primock57")
     raise SystemExit(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
@@ -288,16 +292,22 @@ def load_done(folder: Path, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     return done
 
 
-def draft_encounter(encounter, backend: MeteredBackend, template, options) -> dict[str, Any]:
+def draft_encounter(encounter, backend: MeteredBackend, template, options, design: str = "fact-log") -> dict[str, Any]:
     """Draft one encounter; a ScribeError becomes the record's ``error`` (the run goes on)."""
     from scribe.errors import ScribeError
     from scribe.notes.draft import draft_note
+
+    sys.path.insert(0, str(SCRIPTS))
+    from oneshot_note import one_shot_note
 
     since = len(backend.completions)
     started = time.perf_counter()
     record: dict[str, Any] = {"id": encounter.id}
     try:
-        draft = draft_note(encounter.transcript, backend, template, options=options)
+        if design == "one-shot":
+            draft = one_shot_note(encounter.transcript, backend, template)
+        else:
+            draft = draft_note(encounter.transcript, backend, template, options=options)
         record["draft"] = draft.model_dump(mode="json")
     except ScribeError as exc:
         log.warning("%s: %s", encounter.id, exc)
@@ -442,7 +452,7 @@ def _progress():
 
 
 def draft_all(
-    encounters: Sequence, folder: Path, settings, template_name: str, description: str
+    encounters: Sequence, folder: Path, settings, template_name: str, description: str, design: str = "fact-log"
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Draft every encounter not already in ``folder`` (resumable).
 
@@ -465,8 +475,14 @@ def draft_all(
         with _progress() as progress:
             task = progress.add_task(description, total=len(encounters), completed=len(records))
             for encounter in todo:
-                record = draft_encounter(encounter, backend, template, options)
-                record.update(template=template_name, model=backend.model, backend=backend.name, device=backend.device)
+                record = draft_encounter(encounter, backend, template, options, design)
+                record.update(
+                    design=design,
+                    template=template_name,
+                    model=backend.model,
+                    backend=backend.name,
+                    device=backend.device,
+                )
                 save_record(folder, record)
                 if "error" in record:
                     errors[encounter.id] = record["error"]
@@ -486,10 +502,10 @@ def run_quality(args: argparse.Namespace, dataset: str) -> tuple[str, dict[str, 
     chosen = select(all_encounters, args.ids, args.limit)
     template_name = args.template or DEFAULT_TEMPLATE[dataset]
     settings = _settings(args, template_name)
-    key = run_key("quality", dataset, template_name, settings.llm_backend, settings.llm_model)
+    key = run_key("quality", dataset, template_name, settings.llm_backend, settings.llm_model, args.design)
     folder = args.cache / key
     started = time.perf_counter()
-    records, errors = draft_all(chosen, folder, settings, template_name, f"drafting {dataset}")
+    records, errors = draft_all(chosen, folder, settings, template_name, f"drafting {dataset}", args.design)
     by_id = {e.id: e for e in chosen}
     drafts = {eid: NoteDraft.model_validate(rec["draft"]) for eid, rec in records.items()}
     rows = [score_encounter(by_id[eid], drafts[eid], divisions=dataset == "aci") for eid in by_id if eid in drafts]
@@ -497,16 +513,18 @@ def run_quality(args: argparse.Namespace, dataset: str) -> tuple[str, dict[str, 
     first = next(iter(records.values()), {})
     part = {
         "part": "quality",
+        "design": args.design,
         "dataset": dataset,
-        "source": SOURCES[dataset],
+        "source": SOURCES[dataset.split("-")[0]] + (f" ({dataset} split)" if "-" in dataset else ""),
         "template": template_name,
         "backend": settings.llm_backend,
         "model": first.get("model") or model_label(settings.llm_model),
         "model_setting": settings.llm_model,
         "device": first.get("device"),
         "settings": {
-            "max_tokens": settings.llm_max_tokens,
-            "attempts": settings.llm_attempts,
+            "part_tokens": settings.llm_part_tokens,
+            "repair": settings.llm_repair,
+            "flash_attn": settings.llm_flash_attn,
             "seed": settings.llm_seed,
         },
         "ids": [e.id for e in chosen],
@@ -1331,6 +1349,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quality", nargs="+", choices=DATASETS, help="score drafts on these datasets")
     p.add_argument("--grounding", action="store_true", help="inject errors into the drafts of the quality run")
     p.add_argument("--speed", action="store_true", help="time live and cold drafting of a ~10-minute consultation")
+    p.add_argument("--design", choices=DESIGNS, default="fact-log", help="scribe's drafter or the one-shot baseline")
     p.add_argument("--ids", nargs="+", help="encounter ids (quality, grounding)")
     p.add_argument("--limit", type=int, help="only the first N encounters (quality, grounding)")
     p.add_argument("--subset-reason", help="why a subset was measured (goes into the markdown)")

@@ -121,7 +121,7 @@ def letter_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),  # noqa: UP007
 ) -> None:
     """Draft a letter from INPUT: to the GP, or to the patient in plain language (reading level measured)."""
-    from scribe.notes.letters import draft_letter
+    from scribe.notes.letters import LetterOptions, draft_letter
 
     if kind not in ("gp", "patient"):
         raise typer.BadParameter("choose gp or patient", param_hint="--kind")
@@ -133,12 +133,13 @@ def letter_command(
         raise DraftError(f"{note} is a letter, not a note; give the note the letter should be written from")
     transcript = _transcript(source, settings, console)
     llm = _backend(settings, backend, model, console)
-    options = DraftOptions.from_settings(settings)
     try:
         if reviewed is None:
             chosen = load_template(template or settings.note_template, settings.templates_dir)
-            reviewed = draft_note(transcript, llm, chosen, options=options)
-        letter = draft_letter(reviewed, transcript, llm, LetterKind(kind), options=options)
+            reviewed = draft_note(transcript, llm, chosen, options=DraftOptions.from_settings(settings))
+        letter = draft_letter(
+            reviewed, transcript, llm, LetterKind(kind), options=LetterOptions.from_settings(settings)
+        )
     finally:
         llm.close()
     _report(letter, console)

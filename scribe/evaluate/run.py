@@ -110,10 +110,9 @@ class Pipeline:
         return draft_note(transcript, backend, self._template, options=DraftOptions.from_settings(self.settings))
 
     def letter(self, draft: NoteDraft, transcript: Transcript) -> Any:
-        from scribe.notes.draft import DraftOptions
-        from scribe.notes.letters import draft_letter
+        from scribe.notes.letters import LetterOptions, draft_letter
 
-        options = DraftOptions.from_settings(self.settings)
+        options = LetterOptions.from_settings(self.settings)
         return draft_letter(draft, transcript, self.backend(), LetterKind.PATIENT, options=options)
 
     def close(self) -> None:

@@ -12,8 +12,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scribe.records import Allergy, Finding, Medication, MedicationChange, Problem, Statement
-
 NOT_DISCUSSED = "Not discussed."
 
 
@@ -29,47 +27,6 @@ class StatementAnswer(_Answer):
 class SectionAnswer(_Answer):
     statements: list[StatementAnswer]
 
-
-class MedicationAnswer(_Answer):
-    name: str
-    dose: str = ""
-    route: str = ""
-    frequency: str = ""
-    change: MedicationChange = MedicationChange.UNKNOWN
-    evidence: list[int] = Field(default_factory=list)
-
-
-class AllergyAnswer(_Answer):
-    substance: str
-    reaction: str = ""
-    evidence: list[int] = Field(default_factory=list)
-
-
-class ProblemAnswer(_Answer):
-    name: str
-    status: str = ""
-    evidence: list[int] = Field(default_factory=list)
-
-
-class FindingAnswer(_Answer):
-    name: str
-    value: str = ""
-    unit: str = ""
-    evidence: list[int] = Field(default_factory=list)
-
-
-LIST_ANSWERS: dict[str, type[_Answer]] = {
-    "medications": MedicationAnswer,
-    "allergies": AllergyAnswer,
-    "problems": ProblemAnswer,
-    "findings": FindingAnswer,
-}
-LIST_RECORDS: dict[str, type[Any]] = {
-    "medications": Medication,
-    "allergies": Allergy,
-    "problems": Problem,
-    "findings": Finding,
-}
 
 A = TypeVar("A", bound=BaseModel)
 
@@ -130,15 +87,6 @@ def section_schema(max_statements: int) -> dict[str, Any]:
     return schema
 
 
-def lists_schema(lists: tuple[str, ...], max_items: int = 12) -> dict[str, Any]:
-    """JSON schema for the structured lists named (medications, allergies, problems, findings)."""
-    properties = {}
-    for name in lists:
-        item = _bounded(_required_all(_inline(LIST_ANSWERS[name].model_json_schema())))
-        properties[name] = {"type": "array", "items": item, "maxItems": max_items}
-    return {"type": "object", "properties": properties, "required": list(lists), "additionalProperties": False}
-
-
 def first_json_object(text: str) -> Any:
     """The first JSON object in ``text`` (models that cannot be constrained sometimes wrap it in prose)."""
     start = text.find("{")
@@ -155,48 +103,3 @@ def parse(text: str, model: type[A]) -> A:
     except (ValueError, ValidationError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"answer is not valid JSON for the schema ({detail})") from None
-
-
-def to_statements(answer: SectionAnswer) -> list[Statement]:
-    """Statements from an answer: blanks and repeats dropped, "Not discussed." only when alone."""
-    seen: set[str] = set()
-    statements: list[Statement] = []
-    for item in answer.statements:
-        text = " ".join(item.text.split())
-        key = text.lower().rstrip(".")
-        if not text or key in seen:
-            continue
-        seen.add(key)
-        statements.append(Statement(text=text, evidence=sorted(set(item.evidence))))
-    real = [s for s in statements if s.text.lower().rstrip(".") != NOT_DISCUSSED.lower().rstrip(".")]
-    if real:
-        return real
-    return [Statement(text=NOT_DISCUSSED)]
-
-
-def lists_model(lists: tuple[str, ...]) -> type[BaseModel]:
-    """A pydantic model validating an answer to :func:`lists_schema`."""
-    from pydantic import create_model
-
-    fields: dict[str, Any] = {name: (list[LIST_ANSWERS[name]], Field(default_factory=list)) for name in lists}
-    return create_model("ListsAnswer", __base__=_Answer, **fields)
-
-
-def to_items(answer: BaseModel, name: str) -> list[Any]:
-    """Records for one structured list, blanks and repeats dropped."""
-    record = LIST_RECORDS[name]
-    items: list[Any] = []
-    seen: set[str] = set()
-    for entry in getattr(answer, name):
-        data = entry.model_dump()
-        data["evidence"] = sorted(set(data.get("evidence", [])))
-        data = {k: " ".join(v.split()) if isinstance(v, str) else v for k, v in data.items()}
-        first = next(iter(v for k, v in data.items() if k != "evidence"))
-        if not first:
-            continue
-        item = record(**data)
-        key = item.claim().lower()
-        if key not in seen:
-            seen.add(key)
-            items.append(item)
-    return items

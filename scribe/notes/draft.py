@@ -1,15 +1,15 @@
-"""Draft a structured note from an attributed transcript, one section at a time.
+"""Draft a structured note from an attributed transcript, as it is spoken or after it ends.
 
-``draft_note`` asks the backend for each template section in turn (a small model stays on task
-when it writes one section), then for the structured lists, each answer held to a JSON schema
-and validated; a section that still fails after ``attempts`` is kept, marked incomplete with the
-reason, never invented. Every statement is grounded against the transcript as soon as its
-section is done, and the finished draft lists what it may have left out.
+:class:`IncrementalDrafter` shows the model the transcript part by part in one cached
+conversation (:mod:`scribe.notes.factlog`): each part's facts are logged with their evidence,
+grounded at once, repaired once where the check fails, and kept aside as *removed* where the
+repair fails too. The note is assembled from the log: sections in template order (a section with
+no facts says "Not discussed."), structured lists derived from the supported facts
+(:mod:`scribe.notes.lists`), then the omission check.
 
-A transcript too long for the model's context is condensed in stages (facts per chunk, each
-with its evidence) and the note is drafted from the facts; the draft says so. ``LiveDrafter``
-prefills the model with the transcript while the consultation is still being recorded, so after
-the stop only the last lines and the sections remain to compute.
+``draft_note`` feeds a whole transcript (an upload, ``scribe note``) in a few parts;
+``LiveDrafter`` feeds the segments of a recording as they are recognised, on a worker thread, so
+that at the stop only the last stretch is read and written.
 """
 
 from __future__ import annotations
@@ -19,31 +19,19 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TypeVar
-
-from pydantic import BaseModel
+from dataclasses import dataclass
 
 from scribe.config import Settings
-from scribe.errors import BackendError, DraftError
-from scribe.notes import prompts
-from scribe.notes.answers import (
-    SectionAnswer,
-    lists_model,
-    lists_schema,
-    parse,
-    section_schema,
-    to_items,
-    to_statements,
-)
-from scribe.notes.backends.base import Backend, Completion
+from scribe.errors import DraftError
+from scribe.notes.answers import NOT_DISCUSSED
+from scribe.notes.backends.base import Backend
+from scribe.notes.factlog import FactLog, LoggedFact, LogOptions
 from scribe.notes.templates import Template
-from scribe.records import Grounded, NoteDraft, NoteSection, SpeakerRole, StageTiming, Transcript
+from scribe.records import NoteDraft, NoteSection, Segment, SpeakerRole, StageTiming, Statement, Transcript
 
 log = logging.getLogger(__name__)
 
 OnSection = Callable[[NoteSection], None]
-CONDENSE_FACTS = 15  # facts asked of one chunk of a long transcript
 
 _ENGLISH = frozenset(
     [
@@ -95,20 +83,6 @@ _ENGLISH = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class DraftOptions:
-    """How hard to try and how much to generate."""
-
-    max_tokens: int = 400
-    lists_max_tokens: int = 700
-    attempts: int = 3
-    condense_chunk_tokens: int = 1500
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> DraftOptions:
-        return cls(max_tokens=settings.llm_max_tokens, attempts=settings.llm_attempts)
-
-
 def check_transcript(transcript: Transcript) -> str:
     """Refuse what cannot be drafted; return a reason the draft is incomplete ("" when none).
 
@@ -133,173 +107,196 @@ def check_transcript(transcript: Transcript) -> str:
     return ""
 
 
-@dataclass
-class Source:
-    """What the model reads: transcript lines, or condensed facts mapped back to segment ids."""
+@dataclass(frozen=True)
+class DraftOptions:
+    """How the model reads and writes, and whether unsupported facts get a repair turn."""
 
-    lines: str
-    expand: dict[int, list[int]] | None = None
-    problems: list[str] = field(default_factory=list)
+    log: LogOptions = LogOptions()
 
-    def evidence(self, ids: Sequence[int]) -> list[int]:
-        if self.expand is None:
-            return sorted(set(ids))
-        return sorted({seg for i in ids for seg in self.expand.get(i, [])})
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DraftOptions:
+        return cls(LogOptions(part_tokens=settings.llm_part_tokens, repair=settings.llm_repair))
 
 
-@dataclass
-class Call:
-    answer: BaseModel | None
-    error: str
-    timing: StageTiming
-
-
-def ask(
-    backend: Backend,
-    lines: str,
-    instruction: str,
-    schema: dict,
-    answer_type: type[BaseModel],
-    max_tokens: int,
-    attempts: int,
-    stage: str,
-    frame: tuple[str, str] = (prompts.HEADER, prompts.FOOTER),
-) -> Call:
-    """One task with validation and retries; BackendError from the first attempt propagates."""
-    started = time.perf_counter()
-    retry_note = ""
-    error = ""
-    done = Completion(text="")
-    tokens = max_tokens
-    for attempt in range(1, attempts + 1):
-        messages = prompts.task(lines, instruction, retry_note, frame)
-        try:
-            done = backend.complete(messages, schema=schema, max_tokens=tokens)
-        except BackendError as exc:
-            if attempt == 1:
-                raise
-            error = str(exc)
-            break
-        try:
-            answer = parse(done.text, answer_type)
-        except ValueError as exc:
-            error = str(exc)
-            if done.finish_reason == "length":
-                error = f"answer cut off after {tokens} tokens"
-                tokens = min(tokens * 2, max(tokens, backend.context_tokens // 4))
-            retry_note = error
-            log.info("%s: attempt %d rejected: %s", stage, attempt, error)
-            continue
-        return Call(answer, "", _timing(stage, started, backend, done))
-    return Call(None, f"no valid answer after {attempts} attempts ({error})", _timing(stage, started, backend, done))
-
-
-def _timing(stage: str, started: float, backend: Backend, done: Completion) -> StageTiming:
-    return StageTiming(
-        stage=stage,
-        wall_seconds=time.perf_counter() - started,
-        model=backend.model,
-        device=backend.device,
-        prompt_tokens=done.prompt_tokens or None,
-        cached_tokens=done.cached_tokens or None,
-        completion_tokens=done.completion_tokens or None,
-    )
-
-
-def _budget(backend: Backend, options: DraftOptions) -> int:
-    """Tokens the transcript lines may take in one prompt."""
-    overhead = backend.count_tokens(prompts.SYSTEM + prompts.HEADER + prompts.FOOTER) + 400
-    return backend.context_tokens - max(options.max_tokens, options.lists_max_tokens) - overhead
-
-
-def _quoted(transcript: Transcript) -> frozenset[int]:
+def _quoted(segments: Sequence[Segment]) -> frozenset[int]:
     from scribe.notes.injection import find_instructions
 
-    found = frozenset(find_instructions(transcript))
+    found = frozenset(find_instructions(Transcript(segments=list(segments))))
     if found:
         log.warning("segments %s read as instructions to software; marked as recorded speech", sorted(found))
     return found
 
 
-def _source(transcript: Transcript, backend: Backend, options: DraftOptions, timings: list[StageTiming]) -> Source:
-    """The transcript lines, condensed in stages when they do not fit the context."""
-    segments = [s for s in transcript.segments if s.text.strip()]
-    quoted = _quoted(transcript)
-    lines = prompts.transcript_lines(segments, quoted)
-    budget = _budget(backend, options)
-    if backend.count_tokens(lines) <= budget:
-        return Source(lines)
-    # Stage by stage: units are (text lines to show, the segment ids behind each unit).
-    units: list[tuple[str, list[int]]] = [(prompts.transcript_lines([s], quoted), [s.id]) for s in segments]
-    problems: list[str] = []
-    for stage in range(1, 4):
-        facts, problems_here = _condense(units, backend, options, stage, timings)
-        problems += problems_here
-        if not facts:
-            raise DraftError("condensing the long transcript produced nothing; the model cannot read it")
-        lines = prompts.fact_lines([text for text, _ in facts])
-        log.info("condensed stage %d: %d units into %d facts", stage, len(units), len(facts))
-        if backend.count_tokens(lines) <= budget:
-            expand = {i: ids for i, (_, ids) in enumerate(facts)}
-            return Source(lines, expand, problems)
-        units = [(_renumber(prompts.fact_lines([text]), i), ids) for i, (text, ids) in enumerate(facts)]
-    raise DraftError("the transcript is too long to condense into the model's context; raise SCRIBE_LLM_CONTEXT")
-
-
-def _condense(
-    units: list[tuple[str, list[int]]],
-    backend: Backend,
-    options: DraftOptions,
-    stage: int,
-    timings: list[StageTiming],
-) -> tuple[list[tuple[str, list[int]]], list[str]]:
-    """Facts (text, segment ids) from chunks of units that each fit ``condense_chunk_tokens``."""
-    chunk_limit = min(options.condense_chunk_tokens, _budget(backend, options))
-    chunks: list[list[int]] = [[]]
-    used = 0
-    for index, (line, _) in enumerate(units):
-        cost = backend.count_tokens(line)
-        if chunks[-1] and used + cost > chunk_limit:
-            chunks.append([])
-            used = 0
-        chunks[-1].append(index)
-        used += cost
-    facts: list[tuple[str, list[int]]] = []
-    problems: list[str] = []
-    for n, chunk in enumerate(chunks):
-        # Inside a chunk the model cites the units' own numbers: line i of the chunk is unit chunk[i].
-        local = "".join(_renumber(units[i][0], j) for j, i in enumerate(chunk))
-        call = ask(
-            backend,
-            local,
-            prompts.condense_task(),
-            section_schema(CONDENSE_FACTS),
-            SectionAnswer,
-            options.lists_max_tokens,
-            options.attempts,
-            f"condense:{stage}.{n}",
-        )
-        timings.append(call.timing)
-        if call.answer is None:
-            first, last = units[chunk[0]][1], units[chunk[-1]][1]
-            problems.append(f"part of the transcript (segments {first[0]}-{last[-1]}) could not be condensed")
-            continue
-        assert isinstance(call.answer, SectionAnswer)
-        for statement in to_statements(call.answer):
-            ids = sorted({seg for j in statement.evidence if 0 <= j < len(chunk) for seg in units[chunk[j]][1]})
-            if statement.text != "Not discussed.":
-                facts.append((statement.text, ids))
-    return facts, problems
-
-
-def _renumber(line: str, number: int) -> str:
-    return re.sub(r"^\[\d+\]", f"[{number}]", line, count=1)
-
-
-def _ground(items: Sequence[Grounded], transcript: Transcript) -> None:
+def _ground(facts: Sequence[LoggedFact], segments: Sequence[Segment]) -> None:
+    """Ground logged facts against ``segments`` in place (the check may also correct their evidence)."""
     from scribe.notes.grounding import ground_items
 
-    ground_items(items, transcript)
+    statements = [Statement(text=f.text, evidence=list(f.evidence)) for f in facts]
+    ground_items(statements, Transcript(segments=list(segments)))
+    for fact, statement in zip(facts, statements, strict=True):
+        if fact.supported is False and fact.reason:  # decided before the check (too long to be one fact)
+            continue
+        fact.supported, fact.reason, fact.evidence = statement.supported, statement.reason, statement.evidence
+
+
+class IncrementalDrafter:
+    """Grows one consultation's note from its transcript, part by part; :meth:`note` assembles it."""
+
+    def __init__(self, backend: Backend, template: Template, options: DraftOptions | None = None) -> None:
+        self.backend = backend
+        self.template = template
+        self.options = options or DraftOptions()
+        self.log = FactLog(backend, template, self.options.log)
+        self.seen: dict[int, Segment] = {}  # the model's view: segments as first shown, by the id shown
+        self.removed: list[LoggedFact] = []
+
+    def read(self, segments: Sequence[Segment]) -> int:
+        """Read the segments not yet shown, in parts of about ``part_tokens``; returns the parts read.
+
+        Segments already shown are never shown again, even if their speaker or text changed since
+        (the model's view stays append-only, so its cache stays valid).
+        """
+        new = self.log.new_segments(segments)
+        if not new:
+            return 0
+        quoted = _quoted(new)
+        parts = self.log.parts_of(new, quoted)
+        for part in parts:
+            for segment in part:
+                self.seen[segment.id] = segment
+            facts = self.log.read(part, quoted)
+            self._check(facts)
+        return len(parts)
+
+    def _check(self, facts: list[LoggedFact]) -> None:
+        """Ground new facts; unsupported ones get one repair turn, and what still fails is kept aside.
+
+        The removed list holds each original the check failed (the model's own claim, with the
+        reason) and any rewrite that failed again; supported rewrites take their place in the log.
+        """
+        if not facts:
+            return
+        segments = list(self.seen.values())
+        _ground(facts, segments)
+        failed = [f for f in facts if f.supported is False]
+        if not failed:
+            return
+        for fact in failed:
+            self.log.facts.remove(fact)
+        self.removed.extend(failed)
+        rewritten = self.log.repair(failed)
+        _ground(rewritten, segments)
+        for fact in rewritten:
+            if fact.supported is False:
+                self.log.facts.remove(fact)
+                self.removed.append(fact)
+        log.info(
+            "%d facts unsupported; %d rewritten and supported",
+            len(failed),
+            sum(f.supported is not False for f in rewritten),
+        )
+
+    def tail(self, final: Transcript) -> list[Segment]:
+        """Segments of the final transcript after what the model has seen, with ids that cannot clash.
+
+        When the final transcript kept the ids the model saw (stereo, uploads), they are used as
+        they are; when it renumbered them (a mono recording re-attributed at the stop), the new
+        lines are numbered on from the model's last id and mapped back by time in :meth:`note`.
+        """
+        spoken = [s for s in final.segments if s.text.strip()]
+        if not self.seen:
+            return spoken
+        last_end = max(s.end for s in self.seen.values())
+        later = [s for s in spoken if (s.start + s.end) / 2 > last_end]
+        if self._same_ids(final):
+            return later
+        first = max(self.seen) + 1
+        return [s.model_copy(update={"id": first + i}) for i, s in enumerate(later)]
+
+    def _same_ids(self, final: Transcript) -> bool:
+        by_id = {s.id: s for s in final.segments}
+        return all(
+            s.id in by_id and abs(by_id[s.id].start - s.start) < 0.05 and abs(by_id[s.id].end - s.end) < 0.05
+            for s in self.seen.values()
+        )
+
+    def _mapping(self, final: Transcript) -> Callable[[list[int]], list[int]]:
+        """Map the ids the model cited onto the final transcript's segments (by time where they differ)."""
+        if self._same_ids(final):
+            return lambda ids: sorted(set(ids))
+        spans = {i: (s.start, s.end) for i, s in self.seen.items()}
+
+        def overlapping(ids: list[int]) -> list[int]:
+            found: set[int] = set()
+            for i in ids:
+                if i not in spans:
+                    continue
+                start, end = spans[i]
+                for seg in final.segments:
+                    if min(end, seg.end) - max(start, seg.start) > 0.5 * min(end - start, seg.end - seg.start):
+                        found.add(seg.id)
+            return sorted(found)
+
+        return overlapping
+
+    def note(self, final: Transcript, on_section: OnSection | None = None, started: float | None = None) -> NoteDraft:
+        """Read what is left of ``final`` and assemble the note from the facts logged."""
+        from scribe.notes.grounding import ground_items
+        from scribe.notes.lists import derive_lists
+        from scribe.notes.omissions import find_omissions
+
+        started = time.perf_counter() if started is None else started
+        speaker_problem = check_transcript(final)
+        tail = self.tail(final)
+        if tail:
+            self.read(tail)
+        mapped = self._mapping(final)
+        draft = NoteDraft(
+            template=self.template.name,
+            title=self.template.title,
+            model=self.backend.model,
+            backend=self.backend.name,
+            condensed=self.log.contexts > 1,
+        )
+        for spec in self.template.sections:
+            statements = self.log.statements(spec.key)
+            for statement in statements:
+                statement.evidence = mapped(statement.evidence)
+            ground_items(statements, final)
+            kept = [s for s in statements if s.supported is not False]
+            for statement in statements:
+                if statement.supported is False:  # the mapped evidence no longer holds: kept aside, never lost
+                    self.removed.append(
+                        LoggedFact(spec.key, statement.text, statement.evidence, 0, False, statement.reason)
+                    )
+            section = NoteSection(key=spec.key, title=spec.title, statements=kept)
+            if not kept:
+                section.statements = [Statement(text=NOT_DISCUSSED, supported=True, reason="not discussed")]
+            draft.sections.append(section)
+            if on_section is not None:
+                on_section(section)
+        for removed in self.log.removed(self.removed):
+            removed.statement.evidence = mapped(removed.statement.evidence)
+            draft.removed.append(removed)
+        derive_lists(draft, self.template.lists, final)
+        draft.omissions = find_omissions(draft, final)
+        problems = [p for p in (speaker_problem, *self.log.problems) if p]
+        if problems:
+            draft.complete = False
+            draft.incomplete_reason = "; ".join(problems)
+        calls = self.log.timings
+        timings = {t.stage: t for t in calls}
+        timings["draft"] = StageTiming(
+            stage="draft",
+            wall_seconds=time.perf_counter() - started,
+            model=self.backend.model,
+            device=self.backend.device,
+            prompt_tokens=sum(t.prompt_tokens or 0 for t in calls) or None,
+            cached_tokens=sum(t.cached_tokens or 0 for t in calls) or None,
+            completion_tokens=sum(t.completion_tokens or 0 for t in calls) or None,
+        )
+        draft.timings = timings
+        return draft
 
 
 def draft_note(
@@ -310,166 +307,72 @@ def draft_note(
     options: DraftOptions | None = None,
     on_section: OnSection | None = None,
 ) -> NoteDraft:
-    """Draft, ground and check a note; ``on_section`` receives each section as soon as it is done."""
-    options = options or DraftOptions()
+    """Draft, ground and check a note from a whole transcript; ``on_section`` receives each section."""
     started = time.perf_counter()
-    speaker_problem = check_transcript(transcript)
-    timings: list[StageTiming] = []
-    source = _source(transcript, backend, options, timings)
-    draft = NoteDraft(
-        template=template.name,
-        title=template.title,
-        model=backend.model,
-        backend=backend.name,
-        condensed=source.expand is not None,
-    )
-    problems = [p for p in (speaker_problem, *source.problems) if p]
-    for spec in template.sections:
-        call = ask(
-            backend,
-            source.lines,
-            prompts.section_task(template.title, spec.title, spec.instruction, spec.max_statements),
-            section_schema(spec.max_statements),
-            SectionAnswer,
-            options.max_tokens,
-            options.attempts,
-            f"draft:{spec.key}",
-        )
-        timings.append(call.timing)
-        section = NoteSection(key=spec.key, title=spec.title)
-        if call.answer is None:
-            section.complete = False
-            section.error = call.error
-            problems.append(f"section {spec.title!r}: {call.error}")
-        else:
-            assert isinstance(call.answer, SectionAnswer)
-            section.statements = [_mapped(s, source) for s in to_statements(call.answer)]
-            _ground(section.statements, transcript)
-        draft.sections.append(section)
-        if on_section is not None:
-            on_section(section)
-    if template.lists:
-        _draft_lists(draft, template, transcript, backend, source, options, timings, problems)
-    from scribe.notes.omissions import find_omissions
-
-    draft.omissions = find_omissions(draft, transcript)
-    if problems:
-        draft.complete = False
-        draft.incomplete_reason = "; ".join(problems)
-    timings.append(
-        StageTiming(
-            stage="draft",
-            wall_seconds=time.perf_counter() - started,
-            model=backend.model,
-            device=backend.device,
-            prompt_tokens=sum(t.prompt_tokens or 0 for t in timings) or None,
-            cached_tokens=sum(t.cached_tokens or 0 for t in timings) or None,
-            completion_tokens=sum(t.completion_tokens or 0 for t in timings) or None,
-        )
-    )
-    draft.timings = {t.stage: t for t in timings}
-    return draft
-
-
-G = TypeVar("G", bound=Grounded)
-
-
-def _mapped(item: G, source: Source) -> G:
-    """Point evidence at transcript segments (condensed facts cite facts, not segments)."""
-    item.evidence = source.evidence(item.evidence)
-    return item
-
-
-def _draft_lists(
-    draft: NoteDraft,
-    template: Template,
-    transcript: Transcript,
-    backend: Backend,
-    source: Source,
-    options: DraftOptions,
-    timings: list[StageTiming],
-    problems: list[str],
-) -> None:
-    answer_type = lists_model(template.lists)
-    call = ask(
-        backend,
-        source.lines,
-        prompts.lists_task(template.lists),
-        lists_schema(template.lists),
-        answer_type,
-        options.lists_max_tokens,
-        options.attempts,
-        "draft:lists",
-    )
-    timings.append(call.timing)
-    if call.answer is None:
-        problems.append(f"structured lists: {call.error}")
-        return
-    for name in template.lists:
-        items = [_mapped(item, source) for item in to_items(call.answer, name)]
-        _ground(items, transcript)
-        setattr(draft, name, items)
+    check_transcript(transcript)
+    drafter = IncrementalDrafter(backend, template, options)
+    return drafter.note(transcript, on_section, started)
 
 
 class LiveDrafter:
-    """Keeps the model's cache warm on the transcript while the consultation is recorded.
+    """Drafts while the consultation is recorded: new segments are read on a worker thread.
 
-    Call :meth:`update` with the transcript so far as often as you like (it returns at once; a
-    worker thread prefills the latest one), then :meth:`finish` with the final transcript.
+    Call :meth:`update` with the transcript so far as often as you like (it returns at once;
+    the worker reads whatever arrived since its last part), then :meth:`finish` with the final
+    transcript: it waits for the part in progress, reads the last stretch and assembles the note.
     """
 
-    def __init__(self, backend: Backend, template: Template, options: DraftOptions | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        template: Template,
+        options: DraftOptions | None = None,
+        *,
+        lock: threading.Lock | None = None,
+    ) -> None:
         self.backend = backend
-        self.template = template
-        self.options = options or DraftOptions()
-        self._latest: Transcript | None = None
+        self.drafter = IncrementalDrafter(backend, template, options)
+        self._lock = lock or threading.Lock()  # a caller's lock keeps the model off cores its ASR is using
+        self._latest: list[Segment] | None = None
         self._busy = False
-        self._done_count = 0
         self._wake = threading.Condition()
         self._stop = False
-        self.prefills = 0
-        self._budget = _budget(backend, self.options)
+        self.parts_read = 0
         self._worker = threading.Thread(target=self._run, name="live-drafter", daemon=True)
         self._worker.start()
 
     def update(self, transcript: Transcript) -> None:
-        """Offer the transcript so far; only the newest offer is prefilled."""
+        """Offer the transcript so far; the worker reads what it has not seen when it is free."""
         with self._wake:
-            self._latest = transcript
+            self._latest = list(transcript.segments)
             self._wake.notify_all()
 
     def _run(self) -> None:
+        try:  # the rules and the worked example are read before the first words arrive
+            with self._lock:
+                self.backend.prefill(self.drafter.log.messages)
+        except Exception:  # noqa: BLE001  # an optimisation only: the first part reads them otherwise
+            log.warning("could not prefill the drafting conversation", exc_info=True)
         while True:
             with self._wake:
                 while not self._stop and self._latest is None:
                     self._wake.wait()
                 if self._stop:
                     return
-                transcript, self._latest = self._latest, None
+                segments, self._latest = self._latest, None
                 self._busy = True
             try:
-                self._prefill(transcript)
+                with self._lock:
+                    self.parts_read += self.drafter.read(segments)
+            except Exception:  # noqa: BLE001  # drafting during recording is an optimisation; finish() redoes it
+                log.warning("live drafting failed; the note will be drafted after the stop", exc_info=True)
             finally:
                 with self._wake:
                     self._busy = False
                     self._wake.notify_all()
 
-    def _prefill(self, transcript: Transcript) -> None:
-        segments = [s for s in transcript.segments if s.text.strip()]
-        if len(segments) <= self._done_count:
-            return
-        lines = prompts.transcript_lines(segments, _quoted(transcript))
-        if self.backend.count_tokens(lines) > self._budget:
-            return  # it will be condensed after the stop; nothing to prefill
-        try:
-            self.backend.prefill(prompts.prefix(lines))
-            self.prefills += 1
-            self._done_count = len(segments)
-        except BackendError as exc:  # prefill is an optimisation: drafting will redo the work
-            log.warning("live prefill failed: %s", exc)
-
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until the latest offer is prefilled; False if ``timeout`` passed first."""
+        """Block until every offer so far is read; False if ``timeout`` passed first."""
         with self._wake:
             return self._wake.wait_for(lambda: self._latest is None and not self._busy, timeout)
 
@@ -480,9 +383,11 @@ class LiveDrafter:
         self._worker.join()
 
     def finish(self, transcript: Transcript, on_section: OnSection | None = None) -> NoteDraft:
-        """Stop prefilling and draft the note from the final transcript."""
+        """Stop reading in the background, read the last stretch of ``transcript`` and assemble the note."""
+        started = time.perf_counter()
         self._join()
-        return draft_note(transcript, self.backend, self.template, options=self.options, on_section=on_section)
+        with self._lock:
+            return self.drafter.note(transcript, on_section, started)
 
     def close(self) -> None:
         self._join()

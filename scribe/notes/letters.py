@@ -9,14 +9,16 @@ patient letter's reading level is measured.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
+from scribe.config import Settings
 from scribe.errors import DraftError
 from scribe.notes import prompts
 from scribe.notes.answers import NOT_DISCUSSED, StatementAnswer, section_schema
+from scribe.notes.ask import Source, ask
 from scribe.notes.backends.base import Backend
-from scribe.notes.draft import DraftOptions, Source, ask
 from scribe.records import Letter, LetterKind, NoteDraft, StageTiming, Statement, Transcript
 
 SALUTATION = {LetterKind.GP: "Dear Colleague,", LetterKind.PATIENT: "Dear [patient's name],"}
@@ -36,6 +38,18 @@ _TASKS = {
         "next, medicines and how to take them, and when to get help. 3 to 5 short paragraphs."
     ),
 }
+
+
+@dataclass(frozen=True)
+class LetterOptions:
+    """How much a letter may take, and how many tries it gets."""
+
+    max_tokens: int = 700
+    attempts: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LetterOptions:
+        return cls(max_tokens=settings.llm_max_tokens, attempts=settings.llm_attempts)
 
 
 class _ParagraphAnswer(BaseModel):
@@ -90,13 +104,13 @@ def draft_letter(
     backend: Backend,
     kind: LetterKind,
     *,
-    options: DraftOptions | None = None,
+    options: LetterOptions | None = None,
 ) -> Letter:
     """Draft, ground and (for patients) measure a letter from ``draft``."""
     from scribe.notes.grounding import ground_letter
     from scribe.notes.readability import letter_readability
 
-    options = options or DraftOptions()
+    options = options or LetterOptions()
     started = time.perf_counter()
     source = note_facts(draft)
     call = ask(
@@ -105,7 +119,7 @@ def draft_letter(
         _TASKS[kind],
         _schema(),
         LetterAnswer,
-        options.lists_max_tokens,
+        options.max_tokens,
         options.attempts,
         f"letter:{kind}",
         frame=prompts.NOTE_FRAME,
@@ -128,7 +142,7 @@ def draft_letter(
         if letter.statements():
             letter.readability = letter_readability(letter)
     letter.timings = {
-        call.timing.stage: call.timing,
+        **{t.stage: t for t in call.timings},
         "letter": StageTiming(stage="letter", wall_seconds=time.perf_counter() - started, model=backend.model),
     }
     return letter

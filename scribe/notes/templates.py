@@ -28,9 +28,28 @@ class TemplateSection(BaseModel):
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable key, used in JSON and by the FHIR mapping.")
     title: str = Field(min_length=1)
+    code: str = Field(
+        default="",
+        pattern=r"^([A-Z]{1,4})?$",
+        description="Short code the model tags facts with (default: the key's initials).",
+    )
     instruction: str = Field(min_length=1, description="What belongs in the section, told to the model.")
     loinc: str | None = Field(default=None, description="LOINC section code for FHIR Composition.section.")
     max_statements: int = Field(default=8, ge=1, le=30)
+
+
+class TemplateExample(BaseModel):
+    """A worked example the model sees before the consultation: a short transcript and its fact lines.
+
+    It teaches the form and the house style (how terse, which section takes what); its content
+    must never reach a note: the grounding check removes anything the real transcript does not
+    support, and the drafting tests check that no example fact survives.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    transcript: str = Field(min_length=1, description="Lines 'Clinician: ...' / 'Patient: ...', one per turn.")
+    facts: str = Field(min_length=1, description="Lines 'CODE [n] fact', citing the transcript's turns from 0.")
 
 
 class Template(BaseModel):
@@ -43,6 +62,7 @@ class Template(BaseModel):
     description: str = ""
     sections: tuple[TemplateSection, ...] = Field(min_length=1)
     lists: tuple[ListName, ...] = ()
+    example: TemplateExample | None = Field(default=None, description="A worked example shown to the model.")
     source: str = Field(default="", description="The file it was read from.")
 
     @model_validator(mode="after")

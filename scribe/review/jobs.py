@@ -32,6 +32,7 @@ from scribe.asr.transcribe import speaker_options
 from scribe.config import Settings
 from scribe.errors import EmptyAudioError, NotFoundError, ScribeError, StateError, TranscriptionError
 from scribe.notes.backends import Backend, load_backend
+from scribe.notes.draft import LiveDrafter
 from scribe.records import ConsultationStatus, Job, JobKind, ReviewMetrics, Segment, Transcript
 from scribe.review import pipeline
 from scribe.review.live import LiveSession
@@ -86,6 +87,7 @@ class JobRunner:
         self._live_lock = threading.Lock()
         self._live: dict[str, LiveSession] = {}  # recording now
         self._finishing: dict[str, LiveSession] = {}  # stopped, waiting for their TRANSCRIBE job
+        self._drafters: dict[str, LiveDrafter] = {}  # drafting while recording, until the DRAFT job
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._state_lock = threading.Lock()
@@ -117,10 +119,14 @@ class JobRunner:
             self._thread = None
         with self._live_lock:
             sessions = [*self._live.values(), *self._finishing.values()]
+            drafters = list(self._drafters.values())
             self._live.clear()
             self._finishing.clear()
+            self._drafters.clear()
         for session in sessions:
             session.abort()
+        for drafter in drafters:
+            drafter.close()
         if self._owns_llm and self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -210,10 +216,30 @@ class JobRunner:
         except NotFoundError:
             return None
         session = LiveSession(
-            consultation_id, self._transcriber, self._compute, next_seq=seq + 1 if seq > 0 else 0, preload=preload
+            consultation_id,
+            self._transcriber,
+            self._compute,
+            next_seq=seq + 1 if seq > 0 else 0,
+            preload=preload,
+            on_segments=lambda segments: self._draft_live(consultation_id, segments),
         )
         self._live[consultation_id] = session
         return session
+
+    def _draft_live(self, consultation_id: str, segments: list[Segment]) -> None:
+        """Offer the live transcript so far to the consultation's live drafter (made on first use)."""
+        with self._live_lock:
+            drafter = self._drafters.get(consultation_id)
+        if drafter is None:
+            try:
+                template = self.store.get_consultation(consultation_id).template
+                drafter = pipeline.live_drafter(self.settings, self._backend(), template, self._compute)
+            except Exception as exc:  # noqa: BLE001  # drafting while recording is an optimisation: the DRAFT job redoes it
+                log.warning("no live drafting for %s (%s)", consultation_id, type(exc).__name__)
+                return
+            with self._live_lock:
+                drafter = self._drafters.setdefault(consultation_id, drafter)
+        drafter.update(Transcript(segments=segments))
 
     # --- the worker ------------------------------------------------------------------------------
     def _notify(self) -> None:
@@ -327,8 +353,13 @@ class JobRunner:
             transcript = self.store.get_transcript(cid)
             if transcript is None:
                 raise StateError("there is no transcript to draft from; upload or record the consultation again")
-            with self._compute:
-                note = pipeline.draft(transcript, self.settings, self._backend(), consultation.template)
+            with self._live_lock:
+                drafter = self._drafters.pop(cid, None)
+            if drafter is not None:  # most of the note was written while recording: only the last stretch is left
+                note = drafter.finish(transcript)
+            else:
+                with self._compute:
+                    note = pipeline.draft(transcript, self.settings, self._backend(), consultation.template)
             self.store.add_version(cid, note, created_by=None)
             if "draft" in note.timings:
                 self.store.add_timings(cid, [note.timings["draft"]])

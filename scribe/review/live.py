@@ -72,7 +72,8 @@ class LiveSession:
     """One consultation's live transcription: chunks in (in sequence order), segments out.
 
     ``make_transcriber`` runs on the session's thread (loading the engine there keeps the web
-    request that delivered the first chunk fast). ``lock`` is held around every piece of speech
+    request that delivered the first chunk fast). ``on_segments`` receives the segments so far
+    whenever new ones are recognised (the live drafter reads them). ``lock`` is held around every piece of speech
     recognition so it never competes with the language model for the CPU cores.
     """
 
@@ -84,6 +85,7 @@ class LiveSession:
         *,
         next_seq: int = 0,
         preload: bytes = b"",
+        on_segments: Callable[[list[Segment]], None] | None = None,
     ) -> None:
         self.consultation_id = consultation_id
         self._make_transcriber = make_transcriber
@@ -92,6 +94,7 @@ class LiveSession:
         self._stream.write(preload)  # chunks stored before this session began (a restart mid-recording)
         self._segments: list[Segment] = []
         self._segments_lock = threading.Lock()
+        self._on_segments = on_segments
         self._pending: dict[int, bytes] = {}
         self._next_seq = next_seq
         self._feed_lock = threading.Lock()
@@ -156,6 +159,9 @@ class LiveSession:
         if segments:
             with self._segments_lock:
                 self._segments.extend(segments)
+                so_far = list(self._segments)
+            if self._on_segments is not None:
+                self._on_segments(so_far)
 
     def _run(self) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -19,8 +20,8 @@ from scribe.asr.transcribe import SpeakerMethod, speaker_options, transcribe
 from scribe.audio.decode import SAMPLE_RATE, DecodedAudio, decode_bytes
 from scribe.config import Settings
 from scribe.notes.backends import Backend
-from scribe.notes.draft import DraftOptions, draft_note
-from scribe.notes.letters import draft_letter
+from scribe.notes.draft import DraftOptions, LiveDrafter, draft_note
+from scribe.notes.letters import LetterOptions, draft_letter
 from scribe.notes.templates import load_template
 from scribe.records import Letter, LetterKind, NoteDraft, Transcript
 from scribe.store.store import Audio
@@ -68,9 +69,15 @@ def draft(transcript: Transcript, settings: Settings, backend: Backend, template
     return draft_note(transcript, backend, chosen, options=DraftOptions.from_settings(settings))
 
 
+def live_drafter(settings: Settings, backend: Backend, template: str, lock: threading.Lock) -> LiveDrafter:
+    """A drafter that reads a recording's transcript as it is recognised (``lock`` held while it computes)."""
+    chosen = load_template(template or settings.note_template, settings.templates_dir)
+    return LiveDrafter(backend, chosen, DraftOptions.from_settings(settings), lock=lock)
+
+
 def letters(note: NoteDraft, transcript: Transcript, settings: Settings, backend: Backend) -> list[Letter]:
     """The GP letter and the patient letter, drafted from ``note``."""
-    options = DraftOptions.from_settings(settings)
+    options = LetterOptions.from_settings(settings)
     return [
         draft_letter(note, transcript, backend, kind, options=options) for kind in (LetterKind.GP, LetterKind.PATIENT)
     ]

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from scribe.notes.backends.lines import LineFormat
+
 Role = Literal["system", "user", "assistant"]
 OnText = Callable[[str], None]
 
@@ -42,7 +44,7 @@ class Completion:
 class Backend(Protocol):
     """A chat model that can be held to a JSON schema.
 
-    ``complete`` returns text that matches ``schema`` when one is given: backends that can
+    ``complete`` returns text that matches ``schema`` (or ``lines``) when one is given: backends that can
     constrain decoding (llama.cpp grammars, servers' ``response_format``) do so; the drafting
     code validates every answer with pydantic whatever the backend, and retries.
     """
@@ -59,8 +61,14 @@ class Backend(Protocol):
         schema: dict[str, Any] | None = None,
         max_tokens: int = 512,
         on_text: OnText | None = None,
+        lines: LineFormat | None = None,
     ) -> Completion:
-        """Generate one answer; ``on_text`` receives text pieces as they stream."""
+        """Generate one answer; ``on_text`` receives text pieces as they stream.
+
+        ``lines`` asks for fact lines (:class:`~scribe.notes.backends.lines.LineFormat`); a backend
+        that can hold decoding to it cheaply does, the others rely on the prompt (the caller parses
+        every answer and drops lines that do not fit).
+        """
         ...
 
     def count_tokens(self, text: str) -> int:

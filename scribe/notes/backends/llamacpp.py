@@ -13,13 +13,15 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from scribe.config import Settings
 from scribe.errors import BackendError, ModelError
 from scribe.notes.backends.base import Completion, Message, OnText
+from scribe.notes.backends.lines import LineConstraint, LineFormat
+from scribe.notes.backends.lines import apply as apply_mask
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class LlamaCppBackend:
         gpu_layers: int = -1,
         device: str = "auto",
         seed: int = 0,
+        flash_attn: bool = False,
+        batch: int = 512,
     ) -> None:
         try:
             import llama_cpp
@@ -73,7 +77,10 @@ class LlamaCppBackend:
                 model_path=str(model_path),
                 n_ctx=context_tokens,
                 n_threads=threads or os.cpu_count() or 1,
+                n_threads_batch=threads or os.cpu_count() or 1,
+                n_batch=batch,
                 n_gpu_layers=offload,
+                flash_attn=flash_attn,
                 seed=seed,
                 verbose=False,
             )
@@ -87,6 +94,8 @@ class LlamaCppBackend:
             raise ModelError(f"{model_path} has no chat template in its metadata; use an instruction-tuned GGUF")
         eos, bos = self._llm.token_eos(), self._llm.token_bos()
         self._eos_text = self._token_text(eos)
+        self._pieces: list[str] | None = None  # every token's text, made on first use of a line format
+        self._constraints: dict[LineFormat, LineConstraint] = {}
         self._formatter = Jinja2ChatFormatter(template, eos_token=self._eos_text, bos_token=self._token_text(bos))
         log.info(
             "loaded %s on %s (%d layers offloaded, context %d) in %.1f s",
@@ -109,6 +118,8 @@ class LlamaCppBackend:
             gpu_layers=settings.llm_gpu_layers,
             device=settings.device,
             seed=settings.llm_seed,
+            flash_attn=settings.llm_flash_attn,
+            batch=settings.llm_batch,
         )
 
     def _token_text(self, token: int) -> str:
@@ -149,8 +160,9 @@ class LlamaCppBackend:
         schema: dict[str, Any] | None = None,
         max_tokens: int = 512,
         on_text: OnText | None = None,
+        lines: LineFormat | None = None,
     ) -> Completion:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp import LlamaGrammar, LogitsProcessorList
 
         tokens = self._tokens(self._prompt(messages))
         if len(tokens) + max_tokens > self.context_tokens:
@@ -159,6 +171,7 @@ class LlamaCppBackend:
                 f"{self.context_tokens}; raise SCRIBE_LLM_CONTEXT or shorten the input"
             )
         grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
+        processors = LogitsProcessorList([self._line_processor(lines, len(tokens))]) if lines else None
         cached_before = self._common_prefix(tokens)
         started = time.perf_counter()
         pieces: list[str] = []
@@ -172,6 +185,7 @@ class LlamaCppBackend:
                 seed=self.seed,
                 stop=[self._eos_text] if self._eos_text else [],
                 grammar=grammar,
+                logits_processor=processors,
                 stream=True,
             )
             for chunk in stream:
@@ -194,6 +208,25 @@ class LlamaCppBackend:
             seconds=time.perf_counter() - started,
             finish_reason=finish or "stop",
         )
+
+    def _line_processor(self, form: LineFormat, prompt_length: int) -> Callable[[Any, Any], Any]:
+        """A logits processor holding the answer (the tokens after ``prompt_length``) to ``form``."""
+        constraint = self._constraints.get(form)
+        if constraint is None:
+            if self._pieces is None:
+                vocab = self._llm.n_vocab()
+                self._pieces = [
+                    self._llm.detokenize([i], special=False).decode("utf-8", errors="ignore") for i in range(vocab)
+                ]
+            constraint = LineConstraint(form, self._pieces, [self._llm.token_eos()])
+            self._constraints[form] = constraint
+        pieces = self._pieces or []
+
+        def processor(input_ids: Any, scores: Any) -> Any:
+            answer = "".join(pieces[t] for t in input_ids[prompt_length:])
+            return apply_mask(scores, constraint.allowed(answer))
+
+        return processor
 
     def _common_prefix(self, tokens: list[int]) -> int:
         """Tokens of ``tokens`` already in the KV cache (what llama.cpp will skip)."""

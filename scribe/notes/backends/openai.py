@@ -30,6 +30,7 @@ import httpx
 from scribe.config import Settings
 from scribe.errors import BackendError, BackendTimeoutError
 from scribe.notes.backends.base import Completion, Message, OnText
+from scribe.notes.backends.lines import LineFormat
 from scribe.retrying import RETRY_STATUS, Backoff, Transient, retry_after, transport_failure
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ class OpenAIBackend:
         schema: dict[str, Any] | None = None,
         max_tokens: int = 512,
         on_text: OnText | None = None,
+        lines: LineFormat | None = None,  # not enforced here: the drafter parses and drops lines that do not fit
     ) -> Completion:
         """Stream one answer (temperature 0); ``on_text`` previews pieces, ``Completion.text`` is final."""
         if schema is None:

@@ -27,6 +27,7 @@ from typing import Any
 from scribe.config import Settings
 from scribe.errors import BackendError, ModelError
 from scribe.notes.backends.base import Completion, Message, OnText, schema_text
+from scribe.notes.backends.lines import LineFormat
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ class TransformersBackend:
         schema: dict[str, Any] | None = None,
         max_tokens: int = 512,
         on_text: OnText | None = None,
+        lines: LineFormat | None = None,  # not enforced here: the drafter parses and drops lines that do not fit
     ) -> Completion:
         """Generate greedily; with a schema, prompt for it and return the first complete JSON object."""
         from transformers import StoppingCriteriaList, TextIteratorStreamer

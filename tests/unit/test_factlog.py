@@ -1,0 +1,199 @@
+"""The fact log's answer format, repair and removal, with a scripted model (the real one: integration tests).
+
+The scripted backend answers from a list and records every prompt, so these tests pin down what
+the drafter asks and what it does with each kind of answer, deterministically and in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from scribe.notes.backends.base import Completion, Message
+from scribe.notes.draft import DraftOptions, IncrementalDrafter, draft_note
+from scribe.notes.factlog import LogOptions, parse_answer, section_codes, system_prompt
+from scribe.notes.templates import load_template
+from scribe.records import Segment, SpeakerRole, Transcript
+
+GP = load_template("gp")
+CODES = section_codes(GP)
+
+
+class Scripted:
+    """A Backend that gives prepared answers in order and keeps the prompts it was sent."""
+
+    name = "scripted"
+    model = "scripted"
+    device = "cpu"
+
+    def __init__(self, answers: Sequence[str | tuple[str, str]], context_tokens: int = 8192) -> None:
+        self.answers = list(answers)
+        self.prompts: list[list[Message]] = []
+        self.context_tokens = context_tokens
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512, **_: Any) -> Completion:
+        self.prompts.append(list(messages))
+        answer = self.answers.pop(0) if self.answers else "NONE"
+        text, finish = answer if isinstance(answer, tuple) else (answer, "stop")
+        return Completion(text=text, prompt_tokens=10, completion_tokens=len(text.split()), finish_reason=finish)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _transcript() -> Transcript:
+    said = [
+        (SpeakerRole.CLINICIAN, "What brings you in today?"),
+        (SpeakerRole.PATIENT, "I've had a headache on the left side for three days."),
+        (SpeakerRole.CLINICIAN, "Any vomiting?"),
+        (SpeakerRole.PATIENT, "No vomiting."),
+        (SpeakerRole.CLINICIAN, "Take paracetamol 1 g four times a day and come back if it gets worse."),
+    ]
+    return Transcript(
+        segments=[
+            Segment(id=i, start=i * 5.0, end=i * 5.0 + 4.0, speaker=who, text=t) for i, (who, t) in enumerate(said)
+        ]
+    )
+
+
+def test_codes_come_from_the_template_and_the_prompt_holds_no_template_example() -> None:
+    assert CODES == {
+        "PC": "presenting_complaint",
+        "HX": "history",
+        "EX": "examination",
+        "AS": "assessment",
+        "PL": "plan",
+        "SN": "safety_netting",
+        "FU": "follow_up",
+    }
+    prompt = system_prompt(GP, CODES)
+    for example in ("111", "999", "A&E", "blood pressure", "pulse"):
+        assert example not in prompt
+
+
+def test_parse_keeps_complete_lines_of_a_cut_answer_and_counts_what_does_not_parse() -> None:
+    answer = parse_answer(
+        "PC [1] Headache, left side, 3 days.\n- hx [3]: No vomiting.\nnonsense line\nPL [4, 5-6] Paracetamol 1 g q",
+        CODES,
+        cut=True,
+    )
+    assert answer.facts == [
+        ("presenting_complaint", "Headache, left side, 3 days.", [1]),
+        ("history", "No vomiting.", [3]),
+    ]
+    assert answer.rejected == ["nonsense line"]
+    whole = parse_answer("PL [4, 5-6] Paracetamol 1 g qds.", CODES)
+    assert whole.facts == [("plan", "Paracetamol 1 g qds.", [4, 5, 6])]
+    assert parse_answer("NONE", CODES).none and not parse_answer("NONE", CODES).facts
+    assert parse_answer("XX [1] Not a section.", CODES).rejected == ["XX [1] Not a section."]
+
+
+def test_a_supported_fact_is_kept_an_invented_one_repaired_once_then_removed_visibly() -> None:
+    backend = Scripted(
+        [
+            "PC [1] Left-sided headache for three days.\nHX [3] No vomiting.\n"
+            "PL [4] Ibuprofen 400 mg three times a day.",
+            "PL [4] Ibuprofen 400 mg twice a day.",  # the repair invents again
+        ]
+    )
+    draft = draft_note(_transcript(), backend, GP)
+    kept = {s.key: [st.text for st in s.statements] for s in draft.sections}
+    assert kept["presenting_complaint"] == ["Left-sided headache for three days."]
+    assert kept["history"] == ["No vomiting."]
+    assert kept["plan"] == ["Not discussed."], "the invented medicine is not in the note"
+    assert kept["examination"] == ["Not discussed."], "an undiscussed section says so and holds nothing"
+    removed = [(r.section, r.statement.text) for r in draft.removed]
+    assert removed == [("plan", "Ibuprofen 400 mg three times a day."), ("plan", "Ibuprofen 400 mg twice a day.")]
+    assert all(r.statement.supported is False and "ibuprofen" in r.statement.reason.lower() for r in draft.removed)
+    # the repair was a new turn naming the reason, never the same request again
+    repair = backend.prompts[1]
+    assert repair[:-1] == [*backend.prompts[0], repair[-2]] and repair[-2].role == "assistant"
+    assert "do not support" in repair[-1].content and "ibuprofen" in repair[-1].content.lower()
+    assert set(draft.timings) == {"draft:part1", "draft:repair1", "draft"}
+    assert all(draft.timings[k].finish_reason == "stop" for k in ("draft:part1", "draft:repair1"))
+    assert [m.name for m in draft.medications] == [], "lists hold only what kept statements say"
+
+
+def test_a_good_repair_replaces_the_fact_and_the_original_stays_visible() -> None:
+    backend = Scripted(["PL [4] Paracetamol 500 mg four times a day.", "PL [4] Paracetamol 1 g four times a day."])
+    draft = draft_note(_transcript(), backend, GP)
+    plan = next(s for s in draft.sections if s.key == "plan")
+    assert [s.text for s in plan.statements] == ["Paracetamol 1 g four times a day."]
+    assert plan.statements[0].supported
+    assert [r.statement.text for r in draft.removed] == ["Paracetamol 500 mg four times a day."]
+    assert [m.name.lower() for m in draft.medications] == ["paracetamol"]
+    assert draft.medications[0].supported
+
+
+def test_parts_are_read_once_each_and_the_conversation_only_grows() -> None:
+    transcript = _transcript()
+    backend = Scripted(["PC [1] Left-sided headache for three days.", "HX [3] No vomiting."])
+    drafter = IncrementalDrafter(backend, GP)
+    drafter.read(transcript.segments[:2])
+    drafter.read(transcript.segments[:4])  # the first two again, and two new ones
+    first, second = backend.prompts
+    assert second[: len(first)] == first, "the second prompt extends the first (cache prefix)"
+    assert "[0]" in first[-1].content and "[0]" not in second[-1].content, "earlier lines are never re-read"
+    assert "[2]" in second[-1].content and "[3]" in second[-1].content
+    drafter.note(transcript)
+    assert len(backend.prompts) == 3  # the last line at the end
+    assert "[4]" in backend.prompts[2][-1].content
+
+
+def test_an_unparseable_answer_is_asked_again_differently_and_a_cut_one_is_not_repeated() -> None:
+    backend = Scripted(["I think the patient has a headache.", "PC [1] Left-sided headache for three days."])
+    draft = draft_note(_transcript(), backend, GP)
+    assert set(draft.timings) == {"draft:part1", "draft:part1.retry", "draft"}
+    assert backend.prompts[1][-1].content != backend.prompts[0][-1].content
+    assert next(s for s in draft.sections if s.key == "presenting_complaint").statements[0].supported
+
+    cut = Scripted([("PC [1] Left-sided headache for three days.\nHX [3] No vom", "length")])
+    draft = draft_note(_transcript(), cut, GP)
+    assert len(cut.prompts) == 1, "a cut answer keeps its complete lines and is not asked again"
+    assert draft.timings["draft:part1"].finish_reason == "length"
+    assert [s.text for s in draft.sections[0].statements] == ["Left-sided headache for three days."]
+
+
+def test_past_the_context_a_fresh_conversation_lists_the_facts_so_far() -> None:
+    transcript = _transcript()
+    opening = IncrementalDrafter(Scripted([]), GP).log.messages  # the rules and the worked example
+    room = sum(len(m.content.split()) for m in opening) + 90  # and about one part
+    answers = ["PC [1] Left-sided headache for three days.", "HX [3] No vomiting.", "NONE"]
+    backend = Scripted(answers, context_tokens=room)
+    drafter = IncrementalDrafter(backend, GP, DraftOptions(LogOptions(part_tokens=22)))
+    draft = drafter.note(transcript)
+    assert draft.condensed and drafter.log.contexts > 1
+    fresh = [m.content for p in backend.prompts for m in p if m.content.startswith("Facts noted")]
+    assert fresh and "Left-sided headache" in fresh[0]
+    texts = [s.text for section in draft.sections for s in section.statements]
+    assert "Left-sided headache for three days." in texts and "No vomiting." in texts
+
+
+def test_a_renumbered_final_transcript_keeps_evidence_by_time() -> None:
+    """Mono recordings are re-attributed at the stop, which may split and renumber segments."""
+    live = _transcript()
+    backend = Scripted(["PC [1] Left-sided headache for three days.", "NONE"])
+    drafter = IncrementalDrafter(backend, GP)
+    drafter.read(live.segments[:4])
+    final = Transcript(
+        segments=[s.model_copy(update={"id": s.id + 10, "speaker": SpeakerRole.UNKNOWN}) for s in live.segments]
+    )
+    draft = drafter.note(final)
+    pc = draft.sections[0].statements[0]
+    assert pc.evidence == [11] and pc.supported
+    tail = backend.prompts[1][-1].content
+    assert "[4]" in tail and "[14]" not in tail, "the tail is numbered on from the ids the model saw"
+
+
+@pytest.mark.parametrize("answer", ["", "NONE"])
+def test_nothing_said_gives_an_empty_note_not_filler(answer: str) -> None:
+    draft = draft_note(_transcript(), Scripted([answer]), GP)
+    assert all([s.text for s in section.statements] == ["Not discussed."] for section in draft.sections)
