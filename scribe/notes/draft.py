@@ -32,6 +32,7 @@ from scribe.records import NoteDraft, NoteSection, Segment, SpeakerRole, StageTi
 log = logging.getLogger(__name__)
 
 OnSection = Callable[[NoteSection], None]
+EXAMPLE_LIKENESS = 85  # rapidfuzz ratio at which a fact counts as copied from the template's worked example
 
 _ENGLISH = frozenset(
     [
@@ -178,6 +179,7 @@ class IncrementalDrafter:
             return
         segments = list(self.seen.values())
         _ground(facts, segments)
+        self._unmask_copies(facts)
         failed = [f for f in facts if f.supported is False]
         if not failed:
             return
@@ -186,6 +188,7 @@ class IncrementalDrafter:
         self.removed.extend(failed)
         rewritten = self.log.repair(failed)
         _ground(rewritten, segments)
+        self._unmask_copies(rewritten)
         for fact in rewritten:
             if fact.supported is False:
                 self.log.facts.remove(fact)
@@ -195,6 +198,15 @@ class IncrementalDrafter:
             len(failed),
             sum(f.supported is not False for f in rewritten),
         )
+
+    def _unmask_copies(self, facts: Sequence[LoggedFact]) -> None:
+        """Facts that repeat the template's worked example are not this consultation's, whatever the check found."""
+        from rapidfuzz import fuzz
+
+        examples = [e.lower() for e in self.log.example_facts()]
+        for fact in facts:
+            if fact.supported and any(fuzz.ratio(fact.text.lower(), e) >= EXAMPLE_LIKENESS for e in examples):
+                fact.supported, fact.reason = False, "repeats the template's worked example, not this consultation"
 
     def tail(self, final: Transcript) -> list[Segment]:
         """Segments of the final transcript after what the model has seen, with ids that cannot clash.

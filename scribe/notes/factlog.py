@@ -108,7 +108,7 @@ def system_prompt(template: Template, codes: dict[str, str]) -> str:
     return (
         f"You note the facts of a UK consultation for a {template.title}, which a clinician will check.\n"
         "You get the transcript in parts. Each transcript line is [number] Speaker: words.\n"
-        "For each part, write one line per clinical fact said in that part, each line in this form:\n"
+        "For each part, write one line for every clinical fact said in that part, each line in this form:\n"
         "CODE [line numbers] fact\n"
         "For example (the form only, not the content):\n"
         f"{first} [4] <a fact said on line 4>\n"
@@ -116,9 +116,13 @@ def system_prompt(template: Template, codes: dict[str, str]) -> str:
         "CODE says where the fact belongs:\n"
         f"{sections}\n"
         "Rules:\n"
+        "- Be complete: symptoms with their details (where, since when, how bad, what helps or worsens), relevant "
+        "negatives, past history, medicines with doses, allergies, social history, examination findings, results, "
+        "the clinician's assessment, and every part of the plan, advice and follow-up. A part often holds 5 to 15 "
+        "facts.\n"
         "- Only what the lines say. Never add a symptom, finding, diagnosis, medicine, dose, number, test, advice "
         "or follow-up that was not said. A section nobody talked about gets no lines.\n"
-        f'- One fact per line, at most 20 words, terse clinical British English. Do not start with "The patient".\n'
+        f'- One fact per line, at most 20 words, concise clinical British English. Do not start with "The patient".\n'
         '- Keep negatives the clinician asked about ("No fever."). Keep numbers, doses, sides and times exactly as '
         "said.\n"
         "- [line numbers] are the one to three transcript lines that say the fact.\n"
@@ -243,10 +247,14 @@ class FactLog:
     def _log(self, answer: Answer, part: int) -> list[LoggedFact]:
         self.rejected_lines += len(answer.rejected)
         seen = {(f.section, _normal(f.text)) for f in self.facts}
+        cap = {spec.key: spec.max_statements for spec in self.template.sections}
         added: list[LoggedFact] = []
         for key, text, evidence in answer.facts:
             norm = _normal(text)
             if not norm or (key, norm) in seen:
+                continue
+            if sum(f.section == key for f in added) >= cap[key]:
+                log.info("part %d: more than %d facts for %s; the rest of them dropped", part, cap[key], key)
                 continue
             seen.add((key, norm))
             fact = LoggedFact(key, text, evidence, part)
@@ -335,6 +343,13 @@ class FactLog:
                 Message("assistant", facts),
             ]
         return messages
+
+    def example_facts(self) -> list[str]:
+        """The worked example's facts (their text only), which must never reach a note."""
+        example = self.template.example
+        if example is None:
+            return []
+        return [line.split("]", 1)[-1].strip() for line in example.facts.strip().splitlines() if "]" in line]
 
     def _code(self, key: str) -> str:
         return next(code for code, k in self.codes.items() if k == key)

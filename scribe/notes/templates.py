@@ -35,7 +35,9 @@ class TemplateSection(BaseModel):
     )
     instruction: str = Field(min_length=1, description="What belongs in the section, told to the model.")
     loinc: str | None = Field(default=None, description="LOINC section code for FHIR Composition.section.")
-    max_statements: int = Field(default=8, ge=1, le=30)
+    max_statements: int = Field(
+        default=8, ge=1, le=30, description="Most facts the section takes from one part of the transcript."
+    )
 
 
 class TemplateExample(BaseModel):

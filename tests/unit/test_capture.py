@@ -453,7 +453,6 @@ def test_cli_live_transcribes_and_drafts_while_recording(tmp_path: Path, monkeyp
     monkeypatch.setenv("SCRIBE_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("SCRIBE_LLM_MODEL", "smollm2-135m-instruct")  # the small test LLM
     monkeypatch.setenv("SCRIBE_NOTE_TEMPLATE", "soap")
-    monkeypatch.setenv("SCRIBE_LLM_MAX_TOKENS", "160")
     out, note = tmp_path / "visit.wav", tmp_path / "visit.note.json"
     result = _run_cli_in_process(monkeypatch, factory, str(out), "--live", "-m", "whisper-tiny.en", "--note", str(note))
     assert result.exit_code == 0, result.output
@@ -465,3 +464,7 @@ def test_cli_live_transcribes_and_drafts_while_recording(tmp_path: Path, monkeyp
     assert {s.speaker.value for s in transcript.segments} <= {"clinician", "patient"}
     assert "transcript ready" in result.output and f"saved {out}" in result.output
     assert transcript.duration == pytest.approx(len(open_recording(out)[0]) / RATE, abs=0.2)
+    # the note grew while recording (several parts), and its evidence maps onto the final, re-attributed ids
+    assert len([k for k in draft.timings if k.startswith("draft:part")]) >= 2, list(draft.timings)
+    ids = {s.id for s in transcript.segments}
+    assert all(set(item.evidence) <= ids for item in draft.grounded_items())

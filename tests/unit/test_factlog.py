@@ -197,3 +197,24 @@ def test_a_renumbered_final_transcript_keeps_evidence_by_time() -> None:
 def test_nothing_said_gives_an_empty_note_not_filler(answer: str) -> None:
     draft = draft_note(_transcript(), Scripted([answer]), GP)
     assert all([s.text for s in section.statements] == ["Not discussed."] for section in draft.sections)
+
+
+def test_a_fact_copied_from_the_worked_example_is_removed_even_where_the_check_finds_support() -> None:
+    example = GP.example
+    assert example is not None
+    turns = [t for t in example.transcript.strip().splitlines() if t.strip()]
+    transcript = Transcript(
+        segments=[
+            Segment(
+                id=i,
+                start=i * 5.0,
+                end=i * 5.0 + 4.0,
+                speaker=SpeakerRole.CLINICIAN if turn.startswith("Clinician") else SpeakerRole.PATIENT,
+                text=turn.split(": ", 1)[1],
+            )
+            for i, turn in enumerate(turns)
+        ]
+    )
+    draft = draft_note(transcript, Scripted(["AS [6] Ankle sprain.", "NONE"]), GP)
+    assert [s.text for s in draft.sections[3].statements] == ["Not discussed."]
+    assert draft.removed[0].statement.reason == "repeats the template's worked example, not this consultation"
