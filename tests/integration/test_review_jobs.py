@@ -235,6 +235,7 @@ def test_live_recording_transcribed_while_it_arrives(
 
     monkeypatch.setattr(pipeline, "transcribe_audio", not_again)
     monkeypatch.setattr(pipeline, "draft", no_llm)
+    monkeypatch.setattr(pipeline, "live_drafter", no_llm)  # no drafting while recording: the DRAFT job tries
     cid = consultation(store)
     runner = JobRunner(store, job_settings, engine=tiny_engine)
     runner.start()
@@ -262,6 +263,40 @@ def test_live_recording_transcribed_while_it_arrives(
     assert done.metrics.recording_started_at is not None and done.metrics.recording_stopped_at is not None
     assert done.status == ConsultationStatus.FAILED
     assert done.error == "drafting failed (BackendError): the language model is switched off in this test"
+
+
+def test_browser_recording_is_drafted_while_it_arrives(
+    store: Store, job_settings: Settings, webm_chunks: list[bytes], tiny_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live drafter reads the transcript as it is recognised; the DRAFT job only finishes its note."""
+
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the live drafter should have drafted this note")
+
+    monkeypatch.setattr(pipeline, "draft", not_again)
+    monkeypatch.setattr(pipeline, "letters", lambda *args: [])
+    cid = consultation(store)
+    runner = JobRunner(store, job_settings, engine=tiny_engine)
+    runner.start()
+    try:
+        for seq, chunk in enumerate(webm_chunks):
+            store.append_chunk(cid, seq, chunk)
+            runner.live_chunk(cid, seq, chunk)
+        deadline = time.monotonic() + 120
+        while not runner.live_segments(cid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        runner.stop_recording(cid)
+        assert runner.wait_idle(timeout=600)
+    finally:
+        runner.stop()
+    done = store.get_consultation(cid)
+    assert done.status == ConsultationStatus.DRAFTED, done.error
+    note = store.get_version(cid).note
+    assert [s.key for s in note.sections] == ["summary"]
+    parts = [key for key in note.timings if key.startswith("draft:part")]
+    assert parts, list(note.timings)
+    ids = {s.id for s in store.get_transcript(cid).segments}
+    assert all(set(item.evidence) <= ids for item in note.grounded_items())
 
 
 def test_restart_requeues_the_running_job_and_transcribes_stored_chunks(
