@@ -67,3 +67,14 @@ def test_apply_masks_scores_in_place() -> None:
     scores = np.zeros(len(PIECES), dtype=np.float32)
     masked = apply(scores, c.allowed("PC [1] Headache."))
     assert np.isfinite(masked).sum() == 3 and masked[PIECES.index("\n")] == 0
+
+
+def test_a_run_of_fact_text_is_never_written_twice_but_heads_may_repeat() -> None:
+    c = LineConstraint(LineFormat(codes=("PC", "HX"), no_repeat=3), PIECES, [EOS])
+    ids = [PIECES.index(p) for p in ("PC", " [", "1", "] ", " Head", "ache", " left", ".", "\n")]
+    again = [PIECES.index(p) for p in ("HX", " [", "1", "] ", " Head", "ache")]
+    tokens = ids + again
+    answer = "".join(PIECES[t] for t in tokens)
+    assert c.repeats(tokens, answer) == [PIECES.index(" left")], "' Head ache' was followed by ' left' before"
+    head = ids + [PIECES.index(p) for p in ("HX", " [", "1")]
+    assert c.repeats(head, "".join(PIECES[t] for t in head)) == [], "a head may repeat"

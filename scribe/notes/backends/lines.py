@@ -31,6 +31,7 @@ class LineFormat:
     none: str = "NONE"
     max_ids: int = 3
     max_words: int = 30
+    no_repeat: int = 5  # a run of this many tokens of fact text is never written twice in one answer (0: off)
 
 
 class LineConstraint:
@@ -89,6 +90,23 @@ class LineConstraint:
                 mask |= self._line_end
             self._cache[key] = mask
         return mask
+
+    def repeats(self, tokens: Sequence[int], answer: str) -> list[int]:
+        """Tokens that would repeat, inside a fact's text, a run of ``no_repeat`` tokens already in ``answer``.
+
+        Greedy decoding of a small model loops ("Heart murmur 3/6. Heart murmur 3/6. ..."); banning
+        the next token of a repeated run breaks the loop where it starts. Line heads are exempt
+        (every line starts with a code and brackets).
+        """
+        n = self.form.no_repeat
+        if n < 2 or len(tokens) < n:
+            return []
+        line = answer.rsplit("\n", 1)[-1]
+        head = self._complete_head.match(line)
+        context = tuple(tokens[-(n - 1) :])
+        if head is None or len("".join(self.pieces[t] for t in context)) > len(line) - head.end():
+            return []  # the run reaches back into the head or an earlier line
+        return [tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n - 1]) == context]
 
 
 def apply(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from scribe.config import Settings
 from scribe.errors import BackendError, ModelError
 from scribe.notes.backends.base import Completion, Message, OnText
@@ -223,8 +225,13 @@ class LlamaCppBackend:
         pieces = self._pieces or []
 
         def processor(input_ids: Any, scores: Any) -> Any:
-            answer = "".join(pieces[t] for t in input_ids[prompt_length:])
-            return apply_mask(scores, constraint.allowed(answer))
+            generated = [int(t) for t in input_ids[prompt_length:]]
+            answer = "".join(pieces[t] for t in generated)
+            scores = apply_mask(scores, constraint.allowed(answer))
+            banned = constraint.repeats(generated, answer)
+            if banned:
+                scores[banned] = -np.inf
+            return scores
 
         return processor
 
