@@ -58,7 +58,7 @@ demo: $(STAMP) $(HTMX)
 	$(VENV)/bin/scribe letter $(DEMO)/transcript.json --kind patient --note $(DEMO)/note.json -f json -o $(DEMO)/patient-letter.json
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f markdown
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f pdf -o $(DEMO)/patient-letter.pdf
-	@echo "-- clinician review in the web app: encrypted store, sign-in, a correction, approval, export; then FHIR R4 to a local FHIR server; audit trail"
+	@echo "-- clinician review in the web app: encrypted store, sign-in, what the check removed read and left out, flagged items deleted, approval, export; then FHIR R4 to a local FHIR server; audit trail"
 	$(PY) scripts/demo_review.py --demo $(DEMO)
 	@echo "-- evaluation of the bundled SYNTHETIC sample: WER, speakers, invented text, note flags, time and compute cost"
 	$(VENV)/bin/scribe evaluate tests/data/eval_sample --out $(DEMO)/evaluation --restart

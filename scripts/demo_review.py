@@ -4,11 +4,12 @@
 Loads the demo's SYNTHETIC sample consultation (its audio, the transcript and note the demo just
 made, and the patient letter) into a fresh encrypted store under ``.cache/demo/store``, starts a
 real ``scribe serve`` on 127.0.0.1, and over HTTP: signs in as the demo clinician, opens the
-review page, corrects a statement, approves with the attestation, exports the approved note as
-text; then signs in as the demo integrator and shows what that role may not read. Then the approved
-note leaves as FHIR R4 (``scripts/demo_fhir.py``: a document Bundle file, and a transaction sent
-twice to the in-memory test FHIR server, landing once). Ends with the audit trail and how to open
-the app in a browser (`make serve`).
+review page, reads what the grounding check removed (and leaves it out), deletes anything still
+flagged unsupported, approves with the attestation, exports the approved note as text; then
+signs in as the demo integrator and shows what that role may not read. Then the approved note
+leaves as FHIR R4 (``scripts/demo_fhir.py``: a document Bundle file, and a transaction sent twice
+to the in-memory test FHIR server, landing once). Ends with the audit trail and how to open the app
+in a browser (`make serve`).
 
 Usage::
 
@@ -101,14 +102,8 @@ def sign_in(client: httpx.Client, username: str) -> str:
     return CSRF_META.search(home.text).group(1)
 
 
-def first_statement(note: NoteDraft) -> tuple[str, int, str]:
-    for section in note.sections:
-        if section.statements:
-            return section.key, 0, section.statements[0].text
-    raise SystemExit("the demo note has no statements to correct")
-
-
 def walk(base: str, cid: str, note: NoteDraft) -> None:
+    """Review as a careful clinician: read what the check removed, take out what is still flagged, then approve."""
     with httpx.Client(base_url=base, timeout=60, follow_redirects=True) as client:
         csrf = sign_in(client, "demo.clinician")
         say("signed in as demo.clinician (clinician)")
@@ -118,15 +113,22 @@ def walk(base: str, cid: str, note: NoteDraft) -> None:
         took = (time.perf_counter() - started) * 1000
         flagged = page.text.count("is-unsupported")
         size = len(page.content) // 1024
-        say(f"review page: HTTP {page.status_code}, {size} KiB in {took:.0f} ms; {flagged} statements flagged")
-        key, index, before = first_statement(note)
-        after = before.rstrip(".") + " (checked by the clinician)."
-        edit = client.post(
-            f"/consultations/{cid}/statements/{key}/{index}",
-            data={"text": after, "version": "1", "csrf_token": csrf},
-        )
-        edit.raise_for_status()
-        say(f"corrected [{key}] {before!r}\n          -> {after!r}")
+        say(f"review page: HTTP {page.status_code}, {size} KiB in {took:.0f} ms; {flagged} items flagged")
+        say(f"removed by the check ({len(note.removed)}), read against the transcript and left out (not restored):")
+        for removed in note.removed:
+            say(f"  [{removed.section}] {removed.statement.text!r}: {removed.statement.reason}")
+        # Anything still flagged unsupported (a structured item, say) is taken out before approval:
+        # a clinician never approves what the transcript does not support.
+        parts = [(section.key, list(section.statements)) for section in note.sections]
+        parts += [(name, list(getattr(note, name))) for name in ("medications", "allergies", "problems", "findings")]
+        for key, items in parts:
+            for index in reversed(range(len(items))):
+                if items[index].supported is False:
+                    client.post(
+                        f"/consultations/{cid}/statements/{key}/{index}/delete",
+                        data={"version": "1", "csrf_token": csrf},
+                    ).raise_for_status()
+                    say(f"deleted unsupported [{key}] {items[index].claim()!r}: {items[index].reason}")
         approve = client.post(
             f"/consultations/{cid}/approve",
             data={"attest": "yes", "flags_checked": "yes", "version": "1", "csrf_token": csrf},

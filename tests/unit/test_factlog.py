@@ -113,10 +113,10 @@ def test_a_supported_fact_is_kept_an_invented_one_repaired_once_then_removed_vis
     removed = [(r.section, r.statement.text) for r in draft.removed]
     assert removed == [("plan", "Ibuprofen 400 mg three times a day."), ("plan", "Ibuprofen 400 mg twice a day.")]
     assert all(r.statement.supported is False and "ibuprofen" in r.statement.reason.lower() for r in draft.removed)
-    # the repair was a new turn naming the reason, never the same request again
-    repair = backend.prompts[1]
-    assert repair[:-1] == [*backend.prompts[0], repair[-2]] and repair[-2].role == "assistant"
-    assert "do not support" in repair[-1].content and "ibuprofen" in repair[-1].content.lower()
+    # the repair was a new task after the same transcript, naming the reason: never the same request again
+    first, repair = backend.prompts
+    assert repair[0] == first[0] and repair[1].content.split("\n\nTask:")[0] == first[1].content.split("\n\nTask:")[0]
+    assert "do not support" in repair[1].content and "ibuprofen" in repair[1].content.lower()
     assert set(draft.timings) == {"draft:part1", "draft:repair1", "draft"}
     assert all(draft.timings[k].finish_reason == "stop" for k in ("draft:part1", "draft:repair1"))
     assert [m.name for m in draft.medications] == [], "lists hold only what kept statements say"
@@ -139,13 +139,14 @@ def test_parts_are_read_once_each_and_the_conversation_only_grows() -> None:
     drafter = IncrementalDrafter(backend, GP)
     drafter.read(transcript.segments[:2])
     drafter.read(transcript.segments[:4])  # the first two again, and two new ones
-    first, second = backend.prompts
-    assert second[: len(first)] == first, "the second prompt extends the first (cache prefix)"
-    assert "[0]" in first[-1].content and "[0]" not in second[-1].content, "earlier lines are never re-read"
-    assert "[2]" in second[-1].content and "[3]" in second[-1].content
+    first, second = (p[1].content for p in backend.prompts)
+    lines_of_first = first.split("\n\nTask:")[0]
+    assert second.startswith(lines_of_first), "the second prompt extends the transcript of the first (cache prefix)"
+    assert "lines 0 to 1" in first and "lines 2 to 3" in second, "each task asks only for the new lines"
+    assert "Left-sided headache" not in second, "the model never sees its earlier answers"
     drafter.note(transcript)
     assert len(backend.prompts) == 3  # the last line at the end
-    assert "[4]" in backend.prompts[2][-1].content
+    assert "line 4," in backend.prompts[2][-1].content
 
 
 def test_an_unparseable_answer_is_asked_again_differently_and_a_cut_one_is_not_repeated() -> None:
@@ -162,17 +163,16 @@ def test_an_unparseable_answer_is_asked_again_differently_and_a_cut_one_is_not_r
     assert [s.text for s in draft.sections[0].statements] == ["Left-sided headache for three days."]
 
 
-def test_past_the_context_a_fresh_conversation_lists_the_facts_so_far() -> None:
+def test_past_the_context_the_earliest_lines_give_way_to_their_facts() -> None:
     transcript = _transcript()
-    opening = IncrementalDrafter(Scripted([]), GP).log.messages  # the rules and the worked example
-    room = sum(len(m.content.split()) for m in opening) + 90  # and about one part
+    room = len(system_prompt(GP, CODES).split()) + 110  # the rules and about two parts
     answers = ["PC [1] Left-sided headache for three days.", "HX [3] No vomiting.", "NONE"]
     backend = Scripted(answers, context_tokens=room)
     drafter = IncrementalDrafter(backend, GP, DraftOptions(LogOptions(part_tokens=22)))
     draft = drafter.note(transcript)
-    assert draft.condensed and drafter.log.contexts > 1
-    fresh = [m.content for p in backend.prompts for m in p if m.content.startswith("Facts noted")]
-    assert fresh and "Left-sided headache" in fresh[0]
+    assert draft.condensed and drafter.log.contexts > 1 and drafter.log.first_line > 0
+    last = backend.prompts[-1][1].content
+    assert "Facts noted from earlier lines" in last and "Left-sided headache" in last and "[0]" not in last
     texts = [s.text for section in draft.sections for s in section.statements]
     assert "Left-sided headache for three days." in texts and "No vomiting." in texts
 
