@@ -210,6 +210,7 @@ class FactLog:
         self.lines: list[str] = []  # the transcript as the model reads it, in order
         self.first_line = 0  # lines before this one gave way to their facts (the context was full)
         self.messages: list[Message] = [Message("system", self.system)]  # the last prompt sent
+        self.last_answer = ""  # the last answer as the model wrote it
         self.shown: dict[int, ShownLine] = {}
         self.facts: list[LoggedFact] = []
         self.timings: list[StageTiming] = []
@@ -332,6 +333,7 @@ class FactLog:
             self.problems.append(f"{stage}: the language model failed; facts of these lines are missing")
             log.warning("%s: backend failed", stage, exc_info=True)
             return Answer(), Completion(text="", finish_reason="error")
+        self.last_answer = done.text
         cut = done.finish_reason == "length"
         log.debug("%s answer (%s): %r", stage, done.finish_reason, done.text)
         answer = parse_answer(done.text, self.codes, cut=cut)
@@ -386,7 +388,7 @@ class FactLog:
 
     def _too_long(self, messages: Sequence[Message], max_tokens: int) -> bool:
         text = "".join(m.content for m in messages)
-        overhead = 8 * len(messages) + 16  # chat template tokens around each message
+        overhead = 8 * len(messages) + 64  # chat template tokens around each message, and a margin
         return self.backend.count_tokens(text) + overhead + max_tokens > self.backend.context_tokens
 
     # --- the result ------------------------------------------------------------------------

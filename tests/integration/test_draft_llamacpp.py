@@ -68,13 +68,13 @@ def test_answers_keep_to_the_fact_line_form(small_llm: LlamaCppBackend, knee: Tr
     """The cheap constraint holds even a 135M model to 'CODE [n] one sentence' lines."""
     drafter = IncrementalDrafter(small_llm, load_template("soap"), FAST)
     drafter.read(knee.segments[:8])
-    answer = drafter.log.messages[-1].content
+    answer = drafter.log.last_answer
     assert drafter.log.rejected_lines == 0, answer
     for line in filter(None, answer.splitlines()):
         assert line == "NONE" or line.split(" ", 1)[0] in ("S", "O", "A", "P"), answer
 
 
-def test_each_part_reuses_the_cached_conversation_and_never_rereads_earlier_lines(
+def test_each_part_reuses_the_cached_transcript_and_never_rereads_earlier_lines(
     small_llm: LlamaCppBackend, knee: Transcript
 ) -> None:
     drafter = IncrementalDrafter(small_llm, load_template("soap"), DraftOptions(LogOptions(max_facts=6, repair=False)))
@@ -82,11 +82,12 @@ def test_each_part_reuses_the_cached_conversation_and_never_rereads_earlier_line
     first = drafter.log.timings[-1]
     drafter.read(knee.segments[:12])  # six lines it has seen and six new ones
     second = drafter.log.timings[-1]
-    newest = drafter.log.messages[-2].content
-    assert "[0]" not in newest and "[5]" not in newest and "[6]" in newest and "[11]" in newest
+    newest = drafter.log.messages[-1].content
+    assert newest.endswith("write the facts said in lines 6 to 11, one per line as CODE [line numbers] fact, or NONE.")
+    assert newest.count("[0]") == 1, "each line is in the transcript once"
     assert second.cached_tokens and second.prompt_tokens
-    assert second.cached_tokens >= first.prompt_tokens - 4, "the whole earlier conversation came from the cache"
-    assert second.prompt_tokens - second.cached_tokens < 200, "only the new part (and the last answer) were read"
+    assert second.cached_tokens >= first.prompt_tokens - 40, "all but the last task came from the cache"
+    assert second.prompt_tokens - second.cached_tokens < 200, "only the new lines and the task were read"
 
 
 def test_no_template_example_reaches_the_note(knee_draft: NoteDraft) -> None:
@@ -130,9 +131,26 @@ def test_injected_instruction_changes_neither_structure_nor_support(
 
 
 def test_letter_sentences_cite_segments_and_patient_letter_reading_level_is_measured(
-    small_llm: LlamaCppBackend, knee: Transcript, knee_draft: NoteDraft
+    small_llm: LlamaCppBackend, knee: Transcript
 ) -> None:
-    letter = draft_letter(knee_draft, knee, small_llm, LetterKind.PATIENT, options=LetterOptions(max_tokens=240))
+    from scribe.notes.grounding import ground_note
+    from scribe.records import NoteSection
+
+    reviewed = NoteDraft(  # a reviewed note (SmolLM2's own drafts rarely keep a supported statement)
+        template="soap",
+        sections=[
+            NoteSection(
+                key="subjective",
+                title="Subjective",
+                statements=[
+                    Statement(text="Right knee pain for two weeks.", evidence=[1]),
+                    Statement(text="Paracetamol 1 g three times a day.", evidence=[7]),
+                ],
+            ),
+        ],
+    )
+    ground_note(reviewed, knee)
+    letter = draft_letter(reviewed, knee, small_llm, LetterKind.PATIENT, options=LetterOptions(max_tokens=240))
     ids = {s.id for s in knee.segments}
     if letter.complete:
         assert letter.paragraphs and letter.readability is not None
@@ -162,7 +180,7 @@ def test_live_drafter_reads_while_recording_so_only_the_last_stretch_is_left(
 def test_past_the_context_drafting_goes_on_in_a_fresh_one_without_losing_facts(
     settings: Settings, knee: Transcript
 ) -> None:
-    backend = LlamaCppBackend.from_settings(settings.model_copy(update={"llm_context": 1024}), "smollm2-135m-instruct")
+    backend = LlamaCppBackend.from_settings(settings.model_copy(update={"llm_context": 1536}), "smollm2-135m-instruct")
     try:
         long = Transcript(
             segments=[
@@ -173,7 +191,7 @@ def test_past_the_context_drafting_goes_on_in_a_fresh_one_without_losing_facts(
                         "end": seg.end + i * 100,
                     }
                 )
-                for i in range(3)
+                for i in range(2)
                 for seg in knee.segments
             ]
         )
@@ -181,7 +199,7 @@ def test_past_the_context_drafting_goes_on_in_a_fresh_one_without_losing_facts(
         draft = drafter.note(long)
     finally:
         backend.close()
-    assert draft.condensed and drafter.log.contexts > 1
+    assert draft.condensed and drafter.log.contexts > 1 and drafter.log.first_line > 0
     ids = {s.id for s in long.segments}
     assert all(set(item.evidence) <= ids for item in draft.grounded_items())
     kept = {s.text for section in draft.sections for s in section.statements}
@@ -199,7 +217,7 @@ def test_a_cut_answer_keeps_its_complete_lines_and_is_not_asked_again(
     assert all(section.statements for section in draft.sections)
     drafter = IncrementalDrafter(small_llm, load_template("soap"), options)
     drafter.read(knee.segments)
-    answer = drafter.log.messages[-1].content
+    answer = drafter.log.last_answer
     complete = answer.splitlines()[:-1] if not answer.endswith("\n") else answer.splitlines()
     assert all(any(line.endswith(f.text) for line in complete) for f in drafter.log.facts), answer
 
