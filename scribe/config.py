@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=700, ge=16, description="Most tokens generated for one letter.")
     llm_attempts: int = Field(default=2, ge=1, le=10, description="Tries per letter before it is marked incomplete.")
     llm_part_tokens: int = Field(
-        default=1200, ge=100, description="A transcript drafted after the consultation is read in parts this long."
+        default=600, ge=100, description="A transcript drafted after the consultation is read in parts this long."
     )
     llm_repair: bool = Field(
         default=True, description="Give facts the grounding check does not support one repair turn before removal."

@@ -877,6 +877,7 @@ def run_speed(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                         )
     first = next((r for r in runs if "error" not in r), {})
     key = run_key("speed", None, template, settings.llm_backend, settings.llm_model) + f"-{first.get('device', 'na')}"
+    key += "-" + "-".join(slug(i) for i in ids) + "-" + "-".join(args.layouts)  # one entry per measured set
     part = {
         "part": "speed",
         "source": SOURCES["speed"],

@@ -52,7 +52,7 @@ _FACT_LINE = re.compile(
 class LogOptions:
     """How much the model reads and writes per part."""
 
-    part_tokens: int = 1200  # an uploaded transcript is cut into parts of about this many tokens
+    part_tokens: int = 600  # an uploaded transcript is cut into parts of about this many tokens
     facts_per_line: float = 0.5  # most facts asked of a part: 2 + this many per transcript line...
     max_facts: int = 24  # ...up to this
     tokens_per_fact: int = 32  # answer budget per fact asked (facts are capped at MAX_WORDS words)
