@@ -340,6 +340,7 @@ def score_encounter(encounter, draft, *, divisions: bool, extract: Callable | No
     flagged = unsupported(draft)
     row["unsupported"] = {"flagged": flagged.hits, "checked": flagged.total}
     row["statements"] = sum(len(s.statements) for s in draft.sections)
+    row["removed"] = len(draft.removed)
     row["complete"] = draft.complete
     row["incomplete_sections"] = [s.key for s in draft.sections if not s.complete]
     if draft.incomplete_reason:
@@ -375,6 +376,11 @@ def summarise_quality(rows: Sequence[dict[str, Any]], records: dict[str, dict[st
     generated = sum(records[r["id"]]["usage"]["completion_tokens"] for r in rows)
     seconds = sum(records[r["id"]]["usage"]["seconds"] for r in rows)
     out["tokens_per_s"] = generated / seconds if seconds else None
+    out["completion_tokens_mean"] = generated / len(rows)
+    usage = [records[r["id"]]["usage"] for r in rows]
+    out["prompt_tokens_mean"] = statistics.fmean(u.get("prompt_tokens", 0) for u in usage)
+    out["cached_tokens_mean"] = statistics.fmean(u.get("cached_tokens", 0) for u in usage)
+    out["removed_mean"] = statistics.fmean(r.get("removed", 0) for r in rows)
     return out
 
 
@@ -925,6 +931,7 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
 
     for part in report.get("speed", {}).values():
         label = f"{part['model']} on {part.get('device') or '?'}"
+        label += f" ({part['design']})" if part.get("design") else ""
         summary = part["summary"]
         for key in sorted(summary):
             if not key.startswith("live"):
@@ -1029,10 +1036,11 @@ def _quality_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -
                     f"| {_rouge_cells(base['subset'])} |"
                 )
             add(
-                f"| **scribe: {p['model']}, {p['template']} template** | {p['n']} "
+                f"| **{p.get('design', 'fact-log')}: {p['model']}, {p['template']} template** | {p['n']} "
                 f"| {_rouge_cells(p['summary'].get('rouge'))} |"
             )
         add("")
+        _design_comparison(aci, add)
         add(
             "The copy-the-transcript row recomputed here matches the published one, which checks the ROUGE setup. "
             "Rows with n below 40 are a subset: compare them with the copy baseline on the same notes, not with the "
@@ -1060,17 +1068,55 @@ def _quality_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -
                     f"| {_rouge_cells(base['subset'])} |"
                 )
             add(
-                f"| **scribe: {p['model']}, {p['template']} template** | {p['n']} "
+                f"| **{p.get('design', 'fact-log')}: {p['model']}, {p['template']} template** | {p['n']} "
                 f"| {_rouge_cells(p['summary'].get('rouge'))} |"
             )
+        add("")
+        _design_comparison(primock, add)
         for p in primock:
             _quality_run_markdown(p, add)
+
+
+def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) -> None:
+    """Drafting designs side by side on one dataset: the same cases, the same scorer."""
+    if len({p.get("design", "fact-log") for p in parts}) < 2:
+        return
+    add("Designs side by side (same scorer; compare rows with the same n and ids):")
+    add("")
+    add(
+        "| design | n | ROUGE-1 | ROUGE-2 | ROUGE-L | fact recall | fact precision | unsupported kept | removed per "
+        "note | prompt tokens (cached) | generated tokens | seconds per note (mean) |"
+    )
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for p in parts:
+        s = p["summary"]
+        facts = (s.get("facts") or {}).get("all") or {}
+        u = s.get("unsupported") or {}
+        rouge = _rouge_cells(s.get("rouge"))
+        add(
+            f"| {p.get('design', 'fact-log')} | {p['n']} | {rouge} | {_pct(facts.get('recall'))} "
+            f"| {_pct(facts.get('precision'))} | {u.get('flagged', '–')} of {u.get('checked', '–')} "
+            f"({_pct(u.get('rate'))}) | {_num(s.get('removed_mean'), '{:.1f}')} "
+            f"| {_num(s.get('prompt_tokens_mean'), '{:.0f}')} ({_num(s.get('cached_tokens_mean'), '{:.0f}')}) "
+            f"| {_num(s.get('completion_tokens_mean'), '{:.0f}')} | {_secs((s.get('draft_s') or {}).get('mean'))} |"
+        )
+    add("")
+    add(
+        "*fact-log*: this design; *one-shot*: one free-text prompt of the same model under the template's headings "
+        "(`scripts/oneshot_note.py`), grounded by the same check but nothing removed; *per-section (58f8d74)*: the "
+        "previous design (one JSON call per section and one for the lists), measured in an earlier session on "
+        "possibly different cases (see its ids below)."
+    )
+    add("")
 
 
 def _quality_run_markdown(p: dict[str, Any], add: Callable[[str], None]) -> None:
     s = p["summary"]
     add("")
-    add(f"### {p['dataset']}: {p['model']} ({p['backend']}, {p.get('device') or '?'}), {p['template']} template")
+    add(
+        f"### {p['dataset']}, {p.get('design', 'fact-log')}: {p['model']} ({p['backend']}, "
+        f"{p.get('device') or '?'}), {p['template']} template"
+    )
     add("")
     add(
         f"{p['n']} of {p['available']} encounters drafted ({', '.join(p['ids'][:12])}"

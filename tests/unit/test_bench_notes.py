@@ -333,7 +333,7 @@ def test_markdown_is_generated_from_the_json_alone(tmp_path: Path):
     assert "| GPT-4 (published) | 40 | 51.76 | 22.58 | 45.97 |" in md
     assert "| copy the transcript (this code) | 40 | 32.84 | 12.53 | 30.61 |" in md
     assert "| copy the transcript, same 2 notes | 2 | 33.00 | 13.00 | 31.00 |" in md
-    assert "| **scribe: qwen2.5-coder-1.5b-instruct-q4_k_m, clinic template** | 2 | 41.50 | 15.25 | 38.75 |" in md
+    assert "| **fact-log: qwen2.5-coder-1.5b-instruct-q4_k_m, clinic template** | 2 | 41.50 | 15.25 | 38.75 |" in md
     assert "Subset: 2 of 40" in md
     assert "| medication | 25.0% | 50.0% | 1 | 1 | 3 |" in md
     assert "3 of 40 (7.5%)" in md and "Start amoxicillin." in md
