@@ -69,7 +69,7 @@ def test_apply_masks_scores_in_place() -> None:
     assert np.isfinite(masked).sum() == 3 and masked[PIECES.index("\n")] == 0
 
 
-def test_a_run_of_fact_text_is_never_written_twice_but_heads_may_repeat() -> None:
+def test_a_run_of_fact_text_written_again_is_found_but_heads_may_repeat() -> None:
     c = LineConstraint(LineFormat(codes=("PC", "HX"), no_repeat=3), PIECES, [EOS])
     ids = [PIECES.index(p) for p in ("PC", " [", "1", "] ", " Head", "ache", " left", ".", "\n")]
     again = [PIECES.index(p) for p in ("HX", " [", "1", "] ", " Head", "ache")]
@@ -78,3 +78,4 @@ def test_a_run_of_fact_text_is_never_written_twice_but_heads_may_repeat() -> Non
     assert c.repeats(tokens, answer) == [PIECES.index(" left")], "' Head ache' was followed by ' left' before"
     head = ids + [PIECES.index(p) for p in ("HX", " [", "1")]
     assert c.repeats(head, "".join(PIECES[t] for t in head)) == [], "a head may repeat"
+    assert {p for p, ok in zip(PIECES, c.end, strict=True) if ok} == {"<eos>"}, "a loop ends the answer"

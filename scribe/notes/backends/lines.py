@@ -31,7 +31,7 @@ class LineFormat:
     none: str = "NONE"
     max_ids: int = 3
     max_words: int = 30
-    no_repeat: int = 5  # a run of this many tokens of fact text is never written twice in one answer (0: off)
+    no_repeat: int = 5  # writing a run of this many tokens of fact text a second time ends the answer (0: off)
 
 
 class LineConstraint:
@@ -91,12 +91,18 @@ class LineConstraint:
             self._cache[key] = mask
         return mask
 
+    @property
+    def end(self) -> np.ndarray:
+        """The mask that lets only the end of the answer through."""
+        return self._stops
+
     def repeats(self, tokens: Sequence[int], answer: str) -> list[int]:
         """Tokens that would repeat, inside a fact's text, a run of ``no_repeat`` tokens already in ``answer``.
 
-        Greedy decoding of a small model loops ("Heart murmur 3/6. Heart murmur 3/6. ..."); banning
-        the next token of a repeated run breaks the loop where it starts. Line heads are exempt
-        (every line starts with a code and brackets).
+        Greedy decoding of a small model loops ("Heart murmur 3/6. Heart murmur 3/6. ..."). When the
+        model's choice is one of these, the answer ends there (:attr:`end`): banning the token
+        instead made it vary the loop ("aged 55", "aged 56", ...), inventing numbers. Line heads
+        are exempt (every line starts with a code and brackets).
         """
         n = self.form.no_repeat
         if n < 2 or len(tokens) < n:

@@ -228,9 +228,9 @@ class LlamaCppBackend:
             generated = [int(t) for t in input_ids[prompt_length:]]
             answer = "".join(pieces[t] for t in generated)
             scores = apply_mask(scores, constraint.allowed(answer))
-            banned = constraint.repeats(generated, answer)
-            if banned:
-                scores[banned] = -np.inf
+            repeats = constraint.repeats(generated, answer)
+            if repeats and int(np.argmax(scores)) in repeats:  # a loop has begun: the answer ends here
+                scores = apply_mask(scores, constraint.end)
             return scores
 
         return processor
