@@ -79,14 +79,19 @@ BENCH_IDS ?= day1_consultation01 day2_consultation01
 bench-asr: system-deps $(STAMP)
 	$(PY) scripts/bench_asr.py --ids $(BENCH_IDS)
 
-# Note drafting: quality on ACI-Bench test 1 and PriMock57, grounding of injected errors, live vs cold
-# speed on a 10-minute synthetic consultation. Resumable; with the default 1.5B model on 2 cores,
-# minutes per consultation. Writes docs/benchmarks/notes.{json,md}. NOTES_LIMIT=N for a subset.
+# Note drafting: quality on ACI-Bench test 1 and PriMock57 (scribe's fact log and the plain one-shot prompt of the
+# same model, side by side), grounding of injected errors, and the note's wait after stop on 10-minute synthetic
+# consultations replayed in real time (stereo and mono). Resumable; with the default 1.5B model on 2 cores, minutes
+# per consultation. Writes docs/benchmarks/notes.{json,md}. NOTES_LIMIT=N for a subset.
 NOTES_LIMIT ?= 40
+SPEED_IDS ?= day2_consultation06 day1_consultation14 day1_consultation04
 bench-notes: system-deps $(STAMP)
 	$(PY) scripts/bench_notes.py --quality aci --grounding --limit $(NOTES_LIMIT)
+	$(PY) scripts/bench_notes.py --quality aci --design one-shot --limit $(NOTES_LIMIT)
 	$(PY) scripts/bench_notes.py --quality primock --limit $(NOTES_LIMIT)
-	$(PY) scripts/bench_notes.py --speed --repeats 3
+	$(PY) scripts/bench_notes.py --quality primock --design one-shot --limit $(NOTES_LIMIT)
+	$(PY) scripts/bench_notes.py --speed --audio $(SPEED_IDS) --layouts stereo mono
+	$(PY) scripts/bench_llm_decode.py
 
 # The review app: review-page render time (20-minute synthetic consultation), 20 clinicians for 60 s.
 bench-review: $(STAMP) $(HTMX)
