@@ -13,8 +13,19 @@ title = "Brief note"
 [[sections]]
 key = "summary"
 title = "Summary"
+code = "S"
 instruction = "Why the patient came and what was agreed."
 max_statements = 2
+[example]
+transcript = '''
+Clinician: What brings you in?
+Patient: My ear has hurt for two days.
+Clinician: Use the drops twice a day.
+'''
+facts = '''
+S [1] Ear pain for two days.
+S [2] Ear drops twice a day.
+'''
 """
 
 FAST_LLM: dict[str, object] = {

