@@ -170,8 +170,9 @@ def _ids(text: str) -> list[int]:
 def parse_answer(text: str, codes: dict[str, str], *, cut: bool = False) -> Answer:
     """Fact lines of one answer; with ``cut`` (the answer hit its token limit) the unfinished last line goes."""
     lines = text.splitlines()
-    if cut and lines and not text.endswith("\n"):
-        lines = lines[:-1]
+    unfinished = lines and not re.search(r"[.!?]\s*$", lines[-1]) and lines[-1].strip(" .") != NONE_ANSWER
+    if lines and not text.endswith("\n") and (cut or unfinished):
+        lines = lines[:-1]  # cut at the token limit, or ended mid-sentence (a loop stopped there)
     answer = Answer()
     upper = {code.upper(): key for code, key in codes.items()}
     for raw in lines:

@@ -94,6 +94,8 @@ def test_parse_keeps_complete_lines_of_a_cut_answer_and_counts_what_does_not_par
     assert whole.facts == [("plan", "Paracetamol 1 g qds.", [4, 5, 6])]
     assert parse_answer("NONE", CODES).none and not parse_answer("NONE", CODES).facts
     assert parse_answer("XX [1] Not a section.", CODES).rejected == ["XX [1] Not a section."]
+    stopped = parse_answer("PC [1] Left-sided headache.\nHX [2] Elbows hurt quite a", CODES)
+    assert [f[1] for f in stopped.facts] == ["Left-sided headache."], "a line ended mid-sentence (a loop) is dropped"
 
 
 def test_a_supported_fact_is_kept_an_invented_one_repaired_once_then_removed_visibly() -> None:

@@ -230,7 +230,7 @@ class LlamaCppBackend:
             scores = apply_mask(scores, constraint.allowed(answer))
             repeats = constraint.repeats(generated, answer)
             if repeats and int(np.argmax(scores)) in repeats:  # a loop has begun: the answer ends here
-                scores = apply_mask(scores, constraint.end)
+                scores = np.where(constraint.end[: len(scores)], 0.0, -np.inf).astype(scores.dtype)
             return scores
 
         return processor
