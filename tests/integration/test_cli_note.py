@@ -52,7 +52,23 @@ def test_saved_note_renders_as_markdown_text_and_pdf(note_json: Path, tmp_path: 
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
-def test_letter_from_a_reviewed_note(note_json: Path, tmp_path: Path) -> None:
+def test_letter_from_a_reviewed_note(tmp_path: Path) -> None:
+    from scribe.notes.grounding import ground_note
+    from scribe.notes.inputs import load_transcript
+    from scribe.records import NoteDraft, NoteSection, Statement
+
+    reviewed = NoteDraft(  # as a clinician approved it (the 135M test model's own drafts rarely keep a statement)
+        template="soap",
+        sections=[
+            NoteSection(key="subjective", title="Subjective", statements=[
+                Statement(text="Right knee pain for two weeks.", evidence=[1]),
+                Statement(text="Ramipril 5 mg once a day.", evidence=[9]),
+            ]),
+        ],
+    )  # fmt: skip
+    ground_note(reviewed, load_transcript(KNEE))
+    note_json = tmp_path / "reviewed.json"
+    note_json.write_text(reviewed.model_dump_json())
     out = tmp_path / "letter.json"
     done = scribe(
         "letter", str(KNEE), "--kind", "gp", "--note", str(note_json), "-f", "json", "-o", str(out),
