@@ -151,7 +151,7 @@ class IncrementalDrafter:
         self.seen: dict[int, Segment] = {}  # the model's view: segments as first shown, by the id shown
         self.removed: list[LoggedFact] = []
 
-    def read(self, segments: Sequence[Segment]) -> int:
+    def read(self, segments: Sequence[Segment], *, repair: bool = True) -> int:
         """Read the segments not yet shown, in parts of about ``part_tokens``; returns the parts read.
 
         Segments already shown are never shown again, even if their speaker or text changed since
@@ -166,10 +166,10 @@ class IncrementalDrafter:
             for segment in part:
                 self.seen[segment.id] = segment
             facts = self.log.read(part, quoted)
-            self._check(facts)
+            self._check(facts, repair=repair)
         return len(parts)
 
-    def _check(self, facts: list[LoggedFact]) -> None:
+    def _check(self, facts: list[LoggedFact], *, repair: bool = True) -> None:
         """Ground new facts; unsupported ones get one repair turn, and what still fails is kept aside.
 
         The removed list holds each original the check failed (the model's own claim, with the
@@ -186,7 +186,7 @@ class IncrementalDrafter:
         for fact in failed:
             self.log.facts.remove(fact)
         self.removed.extend(failed)
-        rewritten = self.log.repair(failed)
+        rewritten = self.log.repair(failed) if repair else []
         _ground(rewritten, segments)
         self._unmask_copies(rewritten)
         for fact in rewritten:
@@ -251,8 +251,19 @@ class IncrementalDrafter:
 
         return overlapping
 
-    def note(self, final: Transcript, on_section: OnSection | None = None, started: float | None = None) -> NoteDraft:
-        """Read what is left of ``final`` and assemble the note from the facts logged."""
+    def note(
+        self,
+        final: Transcript,
+        on_section: OnSection | None = None,
+        started: float | None = None,
+        *,
+        repair_tail: bool = True,
+    ) -> NoteDraft:
+        """Read what is left of ``final`` and assemble the note from the facts logged.
+
+        With ``repair_tail`` False (live, after the stop) the last stretch's unsupported facts go
+        to the removed list without a repair turn, so the clinician's note is not held up by it.
+        """
         from scribe.notes.grounding import ground_items
         from scribe.notes.lists import derive_lists
         from scribe.notes.omissions import find_omissions
@@ -261,7 +272,7 @@ class IncrementalDrafter:
         speaker_problem = check_transcript(final)
         tail = self.tail(final)
         if tail:
-            self.read(tail)
+            self.read(tail, repair=repair_tail)
         mapped = self._mapping(final)
         draft = NoteDraft(
             template=self.template.name,
@@ -399,7 +410,7 @@ class LiveDrafter:
         started = time.perf_counter()
         self._join()
         with self._lock:
-            return self.drafter.note(transcript, on_section, started)
+            return self.drafter.note(transcript, on_section, started, repair_tail=False)
 
     def close(self) -> None:
         self._join()

@@ -220,3 +220,16 @@ def test_a_fact_copied_from_the_worked_example_is_removed_even_where_the_check_f
     draft = draft_note(transcript, Scripted(["AS [6] Ankle sprain.", "NONE"]), GP)
     assert [s.text for s in draft.sections[3].statements] == ["Not discussed."]
     assert draft.removed[0].statement.reason == "repeats the template's worked example, not this consultation"
+
+
+def test_after_the_stop_the_last_stretch_gets_no_repair_turn_so_the_note_is_not_held_up() -> None:
+    from scribe.notes.draft import LiveDrafter
+
+    transcript = _transcript()
+    backend = Scripted(["PC [1] Left-sided headache for three days.", "PL [4] Ibuprofen 400 mg."])
+    drafter = LiveDrafter(backend, GP)
+    drafter.update(Transcript(segments=transcript.segments[:4]))
+    assert drafter.wait_idle(timeout=10)
+    draft = drafter.finish(transcript)
+    assert len(backend.prompts) == 2, "no repair turn after the stop"
+    assert [r.statement.text for r in draft.removed] == ["Ibuprofen 400 mg."]
