@@ -13,11 +13,12 @@ import re
 import time
 
 from scribe.notes.answers import NOT_DISCUSSED
+from scribe.notes.ask import attempt_timing
 from scribe.notes.backends.base import Backend, Message
 from scribe.notes.factlog import transcript_line
 from scribe.notes.grounding import ground_items
 from scribe.notes.templates import Template
-from scribe.records import NoteDraft, NoteSection, StageTiming, Statement, Transcript
+from scribe.records import NoteDraft, NoteSection, Statement, Transcript
 
 MAX_TOKENS = 1024
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
@@ -83,15 +84,6 @@ def one_shot_note(transcript: Transcript, backend: Backend, template: Template) 
         statements = [Statement(text=t) for t in texts] or [Statement(text=NOT_DISCUSSED)]
         draft.sections.append(NoteSection(key=key, title=spec.title, statements=statements))
     ground_items(draft.grounded_items(), transcript)
-    call = StageTiming(
-        stage="draft:one-shot",
-        wall_seconds=time.perf_counter() - started,
-        model=backend.model,
-        device=backend.device,
-        prompt_tokens=done.prompt_tokens or None,
-        cached_tokens=done.cached_tokens or None,
-        completion_tokens=done.completion_tokens or None,
-        finish_reason=done.finish_reason or None,
-    )
+    call = attempt_timing("draft:one-shot", started, backend, done)
     draft.timings = {call.stage: call, "draft": call.model_copy(update={"stage": "draft"})}
     return draft

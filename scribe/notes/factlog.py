@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from scribe.errors import BackendError
+from scribe.notes.ask import attempt_timing
 from scribe.notes.backends.base import Backend, Completion, Message
 from scribe.notes.backends.lines import LineFormat
 from scribe.notes.templates import Template
@@ -59,16 +60,6 @@ class LogOptions:
     repair: bool = True  # one repair turn for facts the grounding check does not support
 
 
-@dataclass(frozen=True)
-class ShownLine:
-    """A transcript line as the model saw it: the view never changes once shown."""
-
-    id: int
-    start: float
-    end: float
-    text: str  # "[id] Speaker: words"
-
-
 @dataclass
 class LoggedFact:
     """One fact the model wrote, with where it belongs and the lines it cites."""
@@ -79,7 +70,6 @@ class LoggedFact:
     part: int
     supported: bool | None = None
     reason: str = ""
-    repaired: bool = False
 
 
 @dataclass
@@ -212,7 +202,7 @@ class FactLog:
         self.first_line = 0  # lines before this one gave way to their facts (the context was full)
         self.messages: list[Message] = [Message("system", self.system)]  # the last prompt sent
         self.last_answer = ""  # the last answer as the model wrote it
-        self.shown: dict[int, ShownLine] = {}
+        self.shown: set[int] = set()  # ids of the segments the model has been shown
         self.facts: list[LoggedFact] = []
         self.timings: list[StageTiming] = []
         self.parts = 0
@@ -247,8 +237,7 @@ class FactLog:
         self.parts += 1
         part = self.parts
         lines = [transcript_line(s, s.id in quoted) for s in segments]
-        for segment, line in zip(segments, lines, strict=True):
-            self.shown[segment.id] = ShownLine(segment.id, segment.start, segment.end, line)
+        self.shown.update(s.id for s in segments)
         self.lines.extend(lines)
         wanted = min(self.options.max_facts, 2 + int(len(lines) * self.options.facts_per_line))
         budget = wanted * self.options.tokens_per_fact
@@ -295,8 +284,8 @@ class FactLog:
     def repair(self, unsupported: Sequence[LoggedFact]) -> list[LoggedFact]:
         """One turn asking the model to rewrite ``unsupported`` facts from their lines; the rewrites.
 
-        The caller has taken the facts asked about out of the log; rewritten ones are logged as
-        repaired, and the caller grounds them again.
+        The caller has taken the facts asked about out of the log; rewritten ones are logged, and
+        the caller grounds them again.
         """
         if not unsupported or not self.options.repair:
             return []
@@ -311,10 +300,7 @@ class FactLog:
             f"Do not add anything. If none can be said, write {NONE_ANSWER}."
         )
         answer, _ = self._turn(content, len(unsupported) * self.options.tokens_per_fact, f"draft:repair{self.parts}")
-        added = self._log(answer, self.parts)
-        for fact in added:
-            fact.repaired = True
-        return added
+        return self._log(answer, self.parts)
 
     # --- the conversation ------------------------------------------------------------------
 
@@ -338,18 +324,7 @@ class FactLog:
         cut = done.finish_reason == "length"
         log.debug("%s answer (%s): %r", stage, done.finish_reason, done.text)
         answer = parse_answer(done.text, self.codes, cut=cut)
-        self.timings.append(
-            StageTiming(
-                stage=stage,
-                wall_seconds=time.perf_counter() - started,
-                model=self.backend.model,
-                device=self.backend.device,
-                prompt_tokens=done.prompt_tokens or None,
-                cached_tokens=done.cached_tokens or None,
-                completion_tokens=done.completion_tokens or None,
-                finish_reason=done.finish_reason or None,
-            )
-        )
+        self.timings.append(attempt_timing(stage, started, self.backend, done))
         return answer, done
 
     def transcript_block(self) -> str:
