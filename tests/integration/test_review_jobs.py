@@ -161,6 +161,16 @@ def consultation(store: Store) -> str:
     return created.id
 
 
+def record_live(store: Store, runner: JobRunner, cid: str, chunks: list[bytes]) -> None:
+    """The browser's chunks, stored and fed live in order; returns once live segments appear (or after 120 s)."""
+    for seq, chunk in enumerate(chunks):
+        assert store.append_chunk(cid, seq, chunk)
+        runner.live_chunk(cid, seq, chunk)
+    deadline = time.monotonic() + 120
+    while not runner.live_segments(cid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def no_llm(*args: object, **kwargs: object) -> None:
     raise BackendError("the language model is switched off in this test")
 
@@ -240,12 +250,7 @@ def test_live_recording_transcribed_while_it_arrives(
     runner = JobRunner(store, job_settings, engine=tiny_engine)
     runner.start()
     try:
-        for seq, chunk in enumerate(webm_chunks):
-            assert store.append_chunk(cid, seq, chunk)
-            runner.live_chunk(cid, seq, chunk)
-        deadline = time.monotonic() + 120
-        while not runner.live_segments(cid) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        record_live(store, runner, cid, webm_chunks)
         assert runner.live_segments(cid)
         runner.stop_recording(cid)
         with pytest.raises(StateError):
@@ -279,12 +284,7 @@ def test_browser_recording_is_drafted_while_it_arrives(
     runner = JobRunner(store, job_settings, engine=tiny_engine)
     runner.start()
     try:
-        for seq, chunk in enumerate(webm_chunks):
-            store.append_chunk(cid, seq, chunk)
-            runner.live_chunk(cid, seq, chunk)
-        deadline = time.monotonic() + 120
-        while not runner.live_segments(cid) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        record_live(store, runner, cid, webm_chunks)
         runner.stop_recording(cid)
         assert runner.wait_idle(timeout=600)
     finally:
