@@ -82,7 +82,16 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=700, ge=16, description="Most tokens generated for one letter.")
     llm_attempts: int = Field(default=2, ge=1, le=10, description="Tries per letter before it is marked incomplete.")
     llm_part_tokens: int = Field(
-        default=600, ge=100, description="A transcript drafted after the consultation is read in parts this long."
+        default=600,
+        ge=100,
+        description="Parts the fact log reads: while recording, and after it for a transcript too long for one call.",
+    )
+    llm_note_tokens: int = Field(
+        default=1024, ge=64, description="Most tokens the model may write for a whole note in one call."
+    )
+    llm_whole_note: bool = Field(
+        default=True,
+        description="Draft a finished transcript that fits the context in one prose call (else in fact-log parts).",
     )
     llm_repair: bool = Field(
         default=True, description="Give facts the grounding check does not support one repair turn before removal."

@@ -293,7 +293,8 @@ class NoteDraft(Record):
     created_at: datetime = Field(default_factory=_now)
     timings: dict[str, StageTiming] = Field(
         default_factory=dict,
-        description="By stage: every model call ('draft:part1', 'draft:repair1', ...) and 'draft'.",
+        description="By stage: every model call ('draft:note', 'draft:repair'; while recording 'draft:part1', "
+        "'draft:repair1', ...) and 'draft'.",
     )
 
     def grounded_items(self) -> list[Grounded]:

@@ -54,6 +54,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ DEFAULT_OUT = REPO / "docs" / "benchmarks" / "notes.json"
 DEFAULT_CACHE = REPO / ".cache" / "bench_notes"
 DEFAULT_SYNTH = REPO / ".cache" / "synth"
 DATASETS = ("aci", "primock", "aci-train", "aci-valid")
-DESIGNS = ("fact-log", "one-shot")
+DESIGNS = ("prose", "fact-log", "one-shot")
 DEFAULT_TEMPLATE = {"aci": "clinic", "primock": "gp", "aci-train": "clinic", "aci-valid": "clinic"}
 SPEED_TARGET_SECONDS = 600.0  # "a 10-minute consultation": the render closest to this is used
 SAMPLE_SIZE = 8  # flagged statements printed for reading, per quality run
@@ -138,7 +139,6 @@ def model_label(model: str) -> str:
 
 def run_key(part: str, dataset: str | None, template: str, backend: str, model: str, design: str = "") -> str:
     """Names a run's cache folder and its entry in the JSON: what was drafted, how, by which model."""
-    design = "" if design == "fact-log" else design  # scribe's own design keeps the plain key
     return "-".join(slug(p) for p in (part, dataset or "", template, backend, model_label(model), design) if p)
 
 
@@ -292,7 +292,7 @@ def load_done(folder: Path, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     return done
 
 
-def draft_encounter(encounter, backend: MeteredBackend, template, options, design: str = "fact-log") -> dict[str, Any]:
+def draft_encounter(encounter, backend: MeteredBackend, template, options, design: str = "prose") -> dict[str, Any]:
     """Draft one encounter; a ScribeError becomes the record's ``error`` (the run goes on)."""
     from scribe.errors import ScribeError
     from scribe.notes.draft import draft_note
@@ -306,8 +306,10 @@ def draft_encounter(encounter, backend: MeteredBackend, template, options, desig
     try:
         if design == "one-shot":
             draft = one_shot_note(encounter.transcript, backend, template)
-        else:
-            draft = draft_note(encounter.transcript, backend, template, options=options)
+        else:  # prose: what an upload gets; fact-log: what recording gets, on the whole transcript in parts
+            draft = draft_note(
+                encounter.transcript, backend, template, options=replace(options, whole=design == "prose")
+            )
         record["draft"] = draft.model_dump(mode="json")
     except ScribeError as exc:
         log.warning("%s: %s", encounter.id, exc)
@@ -458,7 +460,7 @@ def _progress():
 
 
 def draft_all(
-    encounters: Sequence, folder: Path, settings, template_name: str, description: str, design: str = "fact-log"
+    encounters: Sequence, folder: Path, settings, template_name: str, description: str, design: str = "prose"
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Draft every encounter not already in ``folder`` (resumable).
 
@@ -1036,7 +1038,7 @@ def _quality_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -
                     f"| {_rouge_cells(base['subset'])} |"
                 )
             add(
-                f"| **{p.get('design', 'fact-log')}: {p['model']}, {p['template']} template** | {p['n']} "
+                f"| **{p.get('design', 'prose')}: {p['model']}, {p['template']} template** | {p['n']} "
                 f"| {_rouge_cells(p['summary'].get('rouge'))} |"
             )
         add("")
@@ -1068,7 +1070,7 @@ def _quality_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -
                     f"| {_rouge_cells(base['subset'])} |"
                 )
             add(
-                f"| **{p.get('design', 'fact-log')}: {p['model']}, {p['template']} template** | {p['n']} "
+                f"| **{p.get('design', 'prose')}: {p['model']}, {p['template']} template** | {p['n']} "
                 f"| {_rouge_cells(p['summary'].get('rouge'))} |"
             )
         add("")
@@ -1079,7 +1081,7 @@ def _quality_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -
 
 def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) -> None:
     """Drafting designs side by side on one dataset: the same cases, the same scorer."""
-    if len({p.get("design", "fact-log") for p in parts}) < 2:
+    if len({p.get("design", "prose") for p in parts}) < 2:
         return
     add("Designs side by side (same scorer; compare rows with the same n and ids):")
     add("")
@@ -1094,7 +1096,7 @@ def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) 
         u = s.get("unsupported") or {}
         rouge = _rouge_cells(s.get("rouge"))
         add(
-            f"| {p.get('design', 'fact-log')} | {p['n']} | {rouge} | {_pct(facts.get('recall'))} "
+            f"| {p.get('design', 'prose')} | {p['n']} | {rouge} | {_pct(facts.get('recall'))} "
             f"| {_pct(facts.get('precision'))} | {u.get('flagged', '–')} of {u.get('checked', '–')} "
             f"({_pct(u.get('rate'))}) | {_num(s.get('removed_mean'), '{:.1f}')} "
             f"| {_num(s.get('prompt_tokens_mean'), '{:.0f}')} ({_num(s.get('cached_tokens_mean'), '{:.0f}')}) "
@@ -1102,7 +1104,10 @@ def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) 
         )
     add("")
     add(
-        "*fact-log*: this design; *one-shot*: one free-text prompt of the same model under the template's headings "
+        "*prose*: what an upload gets (`scribe/notes/prose.py`: one call for the note under the template's "
+        "headings, every sentence grounded, one repair turn, what still fails removed and listed); *fact-log*: "
+        "what a recording gets (`scribe/notes/factlog.py`), here run on the whole transcript in parts; *one-shot*: "
+        "the plain baseline, one free-text prompt of the same model with its own defaults "
         "(`scripts/oneshot_note.py`), grounded by the same check but nothing removed; *per-section (58f8d74)*: the "
         "previous design (one JSON call per section and one for the lists), measured in an earlier session on "
         "possibly different cases (see its ids below)."
@@ -1114,7 +1119,7 @@ def _quality_run_markdown(p: dict[str, Any], add: Callable[[str], None]) -> None
     s = p["summary"]
     add("")
     add(
-        f"### {p['dataset']}, {p.get('design', 'fact-log')}: {p['model']} ({p['backend']}, "
+        f"### {p['dataset']}, {p.get('design', 'prose')}: {p['model']} ({p['backend']}, "
         f"{p.get('device') or '?'}), {p['template']} template"
     )
     add("")
@@ -1437,7 +1442,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quality", nargs="+", choices=DATASETS, help="score drafts on these datasets")
     p.add_argument("--grounding", action="store_true", help="inject errors into the drafts of the quality run")
     p.add_argument("--speed", action="store_true", help="time live and cold drafting of a ~10-minute consultation")
-    p.add_argument("--design", choices=DESIGNS, default="fact-log", help="scribe's drafter or the one-shot baseline")
+    p.add_argument(
+        "--design",
+        choices=DESIGNS,
+        default="prose",
+        help="scribe's upload drafter (prose), its recording drafter on the whole transcript (fact-log), "
+        "or the one-shot baseline",
+    )
     p.add_argument("--ids", nargs="+", help="encounter ids (quality, grounding)")
     p.add_argument("--limit", type=int, help="only the first N encounters (quality, grounding)")
     p.add_argument("--subset-reason", help="why a subset was measured (goes into the markdown)")

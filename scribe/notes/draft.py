@@ -26,8 +26,18 @@ from scribe.errors import DraftError
 from scribe.notes.answers import NOT_DISCUSSED
 from scribe.notes.backends.base import Backend
 from scribe.notes.factlog import FactLog, LoggedFact, LogOptions
+from scribe.notes.prose import ProseOptions, draft_prose, fits
 from scribe.notes.templates import Template
-from scribe.records import NoteDraft, NoteSection, Segment, SpeakerRole, StageTiming, Statement, Transcript
+from scribe.records import (
+    NoteDraft,
+    NoteSection,
+    RemovedStatement,
+    Segment,
+    SpeakerRole,
+    StageTiming,
+    Statement,
+    Transcript,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +120,24 @@ def check_transcript(transcript: Transcript) -> str:
 
 @dataclass(frozen=True)
 class DraftOptions:
-    """How the model reads and writes, and whether unsupported facts get a repair turn."""
+    """How the model reads and writes, and whether unsupported statements get a repair turn.
+
+    ``whole``: a whole transcript (an upload) that fits the context is drafted in one call as
+    prose (:mod:`scribe.notes.prose`); otherwise, and always while recording, it is read in parts
+    into the fact log (:mod:`scribe.notes.factlog`).
+    """
 
     log: LogOptions = LogOptions()
+    prose: ProseOptions = ProseOptions()
+    whole: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DraftOptions:
-        return cls(LogOptions(part_tokens=settings.llm_part_tokens, repair=settings.llm_repair))
+        return cls(
+            LogOptions(part_tokens=settings.llm_part_tokens, repair=settings.llm_repair),
+            ProseOptions(max_tokens=settings.llm_note_tokens, repair=settings.llm_repair),
+            whole=settings.llm_whole_note,
+        )
 
 
 def _quoted(segments: Sequence[Segment]) -> frozenset[int]:
@@ -265,8 +286,6 @@ class IncrementalDrafter:
         to the removed list without a repair turn, so the clinician's note is not held up by it.
         """
         from scribe.notes.grounding import ground_items
-        from scribe.notes.lists import derive_lists
-        from scribe.notes.omissions import find_omissions
 
         started = time.perf_counter() if started is None else started
         speaker_problem = check_transcript(final)
@@ -274,52 +293,88 @@ class IncrementalDrafter:
         if tail:
             self.read(tail, repair=repair_tail)
         mapped = self._mapping(final)
-        draft = NoteDraft(
-            template=self.template.name,
-            title=self.template.title,
-            model=self.backend.model,
-            backend=self.backend.name,
-            condensed=self.log.contexts > 1,
-        )
+        sections: dict[str, list[Statement]] = {}
         for spec in self.template.sections:
             statements = self.log.statements(spec.key)
             for statement in statements:
                 statement.evidence = mapped(statement.evidence)
             ground_items(statements, final)
-            kept = [s for s in statements if s.supported is not False]
             for statement in statements:
                 if statement.supported is False:  # the mapped evidence no longer holds: kept aside, never lost
                     self.removed.append(
                         LoggedFact(spec.key, statement.text, statement.evidence, 0, False, statement.reason)
                     )
-            section = NoteSection(key=spec.key, title=spec.title, statements=kept)
-            if not kept:
-                section.statements = [Statement(text=NOT_DISCUSSED, supported=True, reason="not discussed")]
-            draft.sections.append(section)
-            if on_section is not None:
-                on_section(section)
-        for removed in self.log.removed(self.removed):
-            removed.statement.evidence = mapped(removed.statement.evidence)
-            draft.removed.append(removed)
-        derive_lists(draft, self.template.lists, final)
-        draft.omissions = find_omissions(draft, final)
-        problems = [p for p in (speaker_problem, *self.log.problems) if p]
-        if problems:
-            draft.complete = False
-            draft.incomplete_reason = "; ".join(problems)
-        calls = self.log.timings
-        timings = {t.stage: t for t in calls}
-        timings["draft"] = StageTiming(
-            stage="draft",
-            wall_seconds=time.perf_counter() - started,
-            model=self.backend.model,
-            device=self.backend.device,
-            prompt_tokens=sum(t.prompt_tokens or 0 for t in calls) or None,
-            cached_tokens=sum(t.cached_tokens or 0 for t in calls) or None,
-            completion_tokens=sum(t.completion_tokens or 0 for t in calls) or None,
+            sections[spec.key] = [s for s in statements if s.supported is not False]
+        removed = self.log.removed(self.removed)
+        for item in removed:
+            item.statement.evidence = mapped(item.statement.evidence)
+        return assemble(
+            self.template,
+            self.backend,
+            final,
+            Drafted(sections, removed, self.log.timings, [speaker_problem, *self.log.problems], self.log.contexts > 1),
+            started,
+            on_section,
         )
-        draft.timings = timings
-        return draft
+
+
+@dataclass
+class Drafted:
+    """What a drafting design produced, before the note is assembled from it."""
+
+    sections: dict[str, list[Statement]]  # kept statements per section key, grounded
+    removed: list[RemovedStatement]
+    calls: list[StageTiming]
+    problems: list[str]
+    condensed: bool = False
+
+
+def assemble(
+    template: Template,
+    backend: Backend,
+    final: Transcript,
+    drafted: Drafted,
+    started: float,
+    on_section: OnSection | None = None,
+) -> NoteDraft:
+    """The note: sections in template order ("Not discussed." where empty), lists, omissions, timings."""
+    from scribe.notes.lists import derive_lists
+    from scribe.notes.omissions import find_omissions
+
+    draft = NoteDraft(
+        template=template.name,
+        title=template.title,
+        model=backend.model,
+        backend=backend.name,
+        condensed=drafted.condensed,
+        removed=drafted.removed,
+    )
+    for spec in template.sections:
+        kept = drafted.sections.get(spec.key, [])
+        section = NoteSection(key=spec.key, title=spec.title, statements=kept)
+        if not kept:
+            section.statements = [Statement(text=NOT_DISCUSSED, supported=True, reason="not discussed")]
+        draft.sections.append(section)
+        if on_section is not None:
+            on_section(section)
+    derive_lists(draft, template.lists, final)
+    draft.omissions = find_omissions(draft, final)
+    problems = [p for p in drafted.problems if p]
+    if problems:
+        draft.complete = False
+        draft.incomplete_reason = "; ".join(problems)
+    timings = {t.stage: t for t in drafted.calls}
+    timings["draft"] = StageTiming(
+        stage="draft",
+        wall_seconds=time.perf_counter() - started,
+        model=backend.model,
+        device=backend.device,
+        prompt_tokens=sum(t.prompt_tokens or 0 for t in drafted.calls) or None,
+        cached_tokens=sum(t.cached_tokens or 0 for t in drafted.calls) or None,
+        completion_tokens=sum(t.completion_tokens or 0 for t in drafted.calls) or None,
+    )
+    draft.timings = timings
+    return draft
 
 
 def draft_note(
@@ -332,7 +387,16 @@ def draft_note(
 ) -> NoteDraft:
     """Draft, ground and check a note from a whole transcript; ``on_section`` receives each section."""
     started = time.perf_counter()
-    check_transcript(transcript)
+    speaker_problem = check_transcript(transcript)
+    options = options or DraftOptions()
+    segments = [s for s in transcript.segments if s.text.strip()]
+    if options.whole and fits(segments, backend, template, options.prose):
+        spoken = transcript.model_copy(update={"segments": segments})
+        note = draft_prose(spoken, backend, template, options.prose, _quoted(segments))
+        removed = [RemovedStatement(section=key, statement=s) for key, s in note.removed]
+        drafted = Drafted(note.sections, removed, note.timings, [speaker_problem, *note.problems])
+        return assemble(template, backend, transcript, drafted, started, on_section)
+    log.info("the transcript does not fit one call; it is read in parts, one fact per line")
     drafter = IncrementalDrafter(backend, template, options)
     return drafter.note(transcript, on_section, started)
 

@@ -83,6 +83,7 @@ from scribe.records import Allergy, Grounded, Letter, NoteDraft, Segment, Speake
 NOT_DISCUSSED_REASON = "not discussed"
 LOCATED_REASON = "evidence located by the grounding check"
 INSTRUCTION_REASON = "evidence is an instruction to the software, not clinical content"
+NOT_FOUND_REASON = "cites no evidence, and none was found in the transcript"
 EMPTY_REASON = "the statement is empty"
 
 _NOT_DISCUSSED_RE = re.compile(
@@ -590,7 +591,7 @@ def _ground_one(item: Grounded, t: _Transcript, courtesy: bool) -> None:
     elif notes:
         reason = notes.pop(0)
     else:
-        reason = "cites no evidence"
+        reason = NOT_FOUND_REASON
     item.supported, item.reason = False, "; ".join([reason, *notes])
 
 

@@ -22,11 +22,12 @@ from scribe.notes.draft import DraftOptions, IncrementalDrafter, LiveDrafter, ch
 from scribe.notes.factlog import LogOptions
 from scribe.notes.inputs import load_transcript
 from scribe.notes.letters import LetterOptions, draft_letter
+from scribe.notes.prose import ProseOptions
 from scribe.notes.templates import load_template
 from scribe.records import LetterKind, NoteDraft, Segment, SpeakerRole, Statement, Transcript
 
 DATA = Path(__file__).parents[1] / "data"
-FAST = DraftOptions(LogOptions(part_tokens=400, max_facts=6))
+FAST = DraftOptions(LogOptions(part_tokens=400, max_facts=6), ProseOptions(max_tokens=300))
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,8 @@ def test_draft_follows_the_template_and_cites_only_real_segments(knee_draft: Not
     assert all(item.supported for item in knee_draft.grounded_items()), "what the check fails is removed"
     assert all(r.statement.supported is False and r.statement.reason for r in knee_draft.removed)
     calls = [t for key, t in knee_draft.timings.items() if key != "draft"]
-    assert calls and all(t.finish_reason in ("stop", "length") and t.completion_tokens for t in calls)
+    assert calls[0].stage == "draft:note", "an upload that fits the context is drafted in one prose call"
+    assert all(t.finish_reason in ("stop", "length", "loop") and t.completion_tokens for t in calls)
     json.loads(knee_draft.model_dump_json())  # the contract round-trips
 
 
@@ -209,7 +211,14 @@ def test_past_the_context_drafting_goes_on_in_a_fresh_one_without_losing_facts(
 def test_a_cut_answer_keeps_its_complete_lines_and_is_not_asked_again(
     small_llm: LlamaCppBackend, knee: Transcript
 ) -> None:
-    options = DraftOptions(LogOptions(part_tokens=2000, max_facts=2, tokens_per_fact=12, repair=False))
+    prose = draft_note(knee, small_llm, load_template("soap"), options=DraftOptions(prose=ProseOptions(40, False)))
+    calls = {k: t for k, t in prose.timings.items() if k != "draft"}
+    assert list(calls) == ["draft:note"] and calls["draft:note"].finish_reason == "length", "no retry of a cut note"
+    assert not prose.complete and "cut at 40 tokens" in prose.incomplete_reason
+    kept = [s.text for section in prose.sections for s in section.statements if s.text != "Not discussed."]
+    assert all(text.rstrip().endswith((".", "!", "?")) for text in kept), kept
+
+    options = DraftOptions(LogOptions(part_tokens=2000, max_facts=2, tokens_per_fact=12, repair=False), whole=False)
     draft = draft_note(knee, small_llm, load_template("soap"), options=options)
     calls = {k: t for k, t in draft.timings.items() if k != "draft"}
     assert list(calls) == ["draft:part1"], "one part, one call: no retry of the same request"

@@ -6,12 +6,9 @@ the drafter asks and what it does with each kind of answer, deterministically an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import pytest
+from scripted_llm import Scripted  # tests/ is on sys.path
 
-from scribe.notes.backends.base import Completion, Message
 from scribe.notes.draft import DraftOptions, IncrementalDrafter, draft_note
 from scribe.notes.factlog import LogOptions, parse_answer, section_codes, system_prompt
 from scribe.notes.templates import load_template
@@ -19,34 +16,7 @@ from scribe.records import Segment, SpeakerRole, Transcript
 
 GP = load_template("gp")
 CODES = section_codes(GP)
-
-
-class Scripted:
-    """A Backend that gives prepared answers in order and keeps the prompts it was sent."""
-
-    name = "scripted"
-    model = "scripted"
-    device = "cpu"
-
-    def __init__(self, answers: Sequence[str | tuple[str, str]], context_tokens: int = 8192) -> None:
-        self.answers = list(answers)
-        self.prompts: list[list[Message]] = []
-        self.context_tokens = context_tokens
-
-    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512, **_: Any) -> Completion:
-        self.prompts.append(list(messages))
-        answer = self.answers.pop(0) if self.answers else "NONE"
-        text, finish = answer if isinstance(answer, tuple) else (answer, "stop")
-        return Completion(text=text, prompt_tokens=10, completion_tokens=len(text.split()), finish_reason=finish)
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def prefill(self, messages: Sequence[Message]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+FACT_LOG = DraftOptions(whole=False)  # what recording uses, and uploads too long for one call
 
 
 def _transcript() -> Transcript:
@@ -106,7 +76,7 @@ def test_a_supported_fact_is_kept_an_invented_one_repaired_once_then_removed_vis
             "PL [4] Ibuprofen 400 mg twice a day.",  # the repair invents again
         ]
     )
-    draft = draft_note(_transcript(), backend, GP)
+    draft = draft_note(_transcript(), backend, GP, options=FACT_LOG)
     kept = {s.key: [st.text for st in s.statements] for s in draft.sections}
     assert kept["presenting_complaint"] == ["Left-sided headache for three days."]
     assert kept["history"] == ["No vomiting."]
@@ -126,7 +96,7 @@ def test_a_supported_fact_is_kept_an_invented_one_repaired_once_then_removed_vis
 
 def test_a_good_repair_replaces_the_fact_and_the_original_stays_visible() -> None:
     backend = Scripted(["PL [4] Paracetamol 500 mg four times a day.", "PL [4] Paracetamol 1 g four times a day."])
-    draft = draft_note(_transcript(), backend, GP)
+    draft = draft_note(_transcript(), backend, GP, options=FACT_LOG)
     plan = next(s for s in draft.sections if s.key == "plan")
     assert [s.text for s in plan.statements] == ["Paracetamol 1 g four times a day."]
     assert plan.statements[0].supported
@@ -153,13 +123,13 @@ def test_parts_are_read_once_each_and_the_conversation_only_grows() -> None:
 
 def test_an_unparseable_answer_is_asked_again_differently_and_a_cut_one_is_not_repeated() -> None:
     backend = Scripted(["I think the patient has a headache.", "PC [1] Left-sided headache for three days."])
-    draft = draft_note(_transcript(), backend, GP)
+    draft = draft_note(_transcript(), backend, GP, options=FACT_LOG)
     assert set(draft.timings) == {"draft:part1", "draft:part1.retry", "draft"}
     assert backend.prompts[1][-1].content != backend.prompts[0][-1].content
     assert next(s for s in draft.sections if s.key == "presenting_complaint").statements[0].supported
 
     cut = Scripted([("PC [1] Left-sided headache for three days.\nHX [3] No vom", "length")])
-    draft = draft_note(_transcript(), cut, GP)
+    draft = draft_note(_transcript(), cut, GP, options=FACT_LOG)
     assert len(cut.prompts) == 1, "a cut answer keeps its complete lines and is not asked again"
     assert draft.timings["draft:part1"].finish_reason == "length"
     assert [s.text for s in draft.sections[0].statements] == ["Left-sided headache for three days."]
@@ -197,7 +167,7 @@ def test_a_renumbered_final_transcript_keeps_evidence_by_time() -> None:
 
 @pytest.mark.parametrize("answer", ["", "NONE"])
 def test_nothing_said_gives_an_empty_note_not_filler(answer: str) -> None:
-    draft = draft_note(_transcript(), Scripted([answer]), GP)
+    draft = draft_note(_transcript(), Scripted([answer]), GP, options=FACT_LOG)
     assert all([s.text for s in section.statements] == ["Not discussed."] for section in draft.sections)
 
 
@@ -217,7 +187,7 @@ def test_a_fact_copied_from_the_worked_example_is_removed_even_where_the_check_f
             for i, turn in enumerate(turns)
         ]
     )
-    draft = draft_note(transcript, Scripted(["AS [6] Ankle sprain.", "NONE"]), GP)
+    draft = draft_note(transcript, Scripted(["AS [6] Ankle sprain.", "NONE"]), GP, options=FACT_LOG)
     assert [s.text for s in draft.sections[3].statements] == ["Not discussed."]
     assert draft.removed[0].statement.reason == "repeats the template's worked example, not this consultation"
 

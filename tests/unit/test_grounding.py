@@ -134,7 +134,11 @@ def test_uncited_or_miscited_evidence_is_located(transcript):
 
 
 def test_nothing_found_anywhere_is_unsupported(transcript):
-    assert verdict(transcript, "The patient keeps bees.", []) == (False, "cites no evidence", [])
+    assert verdict(transcript, "The patient keeps bees.", []) == (
+        False,
+        "cites no evidence, and none was found in the transcript",
+        [],
+    )
     assert verdict(transcript, "The patient keeps bees.", [1]) == (False, "the cited evidence does not say this", [1])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -62,12 +63,15 @@ class Backend(Protocol):
         max_tokens: int = 512,
         on_text: OnText | None = None,
         lines: LineFormat | None = None,
+        stop_loops: bool = False,
     ) -> Completion:
         """Generate one answer; ``on_text`` receives text pieces as they stream.
 
         ``lines`` asks for fact lines (:class:`~scribe.notes.backends.lines.LineFormat`); a backend
         that can hold decoding to it cheaply does, the others rely on the prompt (the caller parses
-        every answer and drops lines that do not fit).
+        every answer and drops lines that do not fit). ``stop_loops`` ends a free-text answer where
+        a sentence is written for the fourth time (:class:`SentenceLoop`; finish reason ``loop``),
+        in backends that decode locally; the caller drops repeated sentences either way.
         """
         ...
 
@@ -87,3 +91,32 @@ class Backend(Protocol):
 def schema_text(schema: dict[str, Any]) -> str:
     """A compact JSON rendering of a schema for prompts of backends that cannot enforce it."""
     return json.dumps(schema, separators=(",", ":"))
+
+
+class SentenceLoop:
+    """Watches a streamed answer and says when a sentence has been written ``times`` times.
+
+    A greedy small model can loop ("She will continue her medicines. She will continue her
+    medicines. ..."); the rest of its budget then buys nothing. Sentences of fewer than
+    ``min_words`` words ("Not discussed.") may repeat freely.
+    """
+
+    def __init__(self, times: int = 4, min_words: int = 5) -> None:
+        self.times = times
+        self.min_words = min_words
+        self._text = ""
+        self._counts: dict[str, int] = {}
+
+    def feed(self, piece: str) -> bool:
+        """Add a piece of the answer; True once some sentence has been completed ``times`` times."""
+        self._text += piece
+        *done, self._text = re.split(r"(?<=[.!?\n])\s+", self._text)
+        for sentence in done:
+            words = re.findall(r"[a-z0-9]+", sentence.lower())
+            if len(words) < self.min_words:
+                continue
+            key = " ".join(words)
+            self._counts[key] = self._counts.get(key, 0) + 1
+            if self._counts[key] >= self.times:
+                return True
+        return False

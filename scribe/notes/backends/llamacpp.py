@@ -21,7 +21,7 @@ import numpy as np
 
 from scribe.config import Settings
 from scribe.errors import BackendError, ModelError
-from scribe.notes.backends.base import Completion, Message, OnText
+from scribe.notes.backends.base import Completion, Message, OnText, SentenceLoop
 from scribe.notes.backends.lines import LineConstraint, LineFormat
 from scribe.notes.backends.lines import apply as apply_mask
 
@@ -163,6 +163,7 @@ class LlamaCppBackend:
         max_tokens: int = 512,
         on_text: OnText | None = None,
         lines: LineFormat | None = None,
+        stop_loops: bool = False,
     ) -> Completion:
         from llama_cpp import LlamaGrammar, LogitsProcessorList
 
@@ -179,6 +180,7 @@ class LlamaCppBackend:
         pieces: list[str] = []
         finish = ""
         count = 0
+        loop = SentenceLoop() if stop_loops else None
         try:
             stream = self._llm.create_completion(
                 tokens,
@@ -199,6 +201,11 @@ class LlamaCppBackend:
                     if on_text is not None:
                         on_text(piece)
                 finish = choice.get("finish_reason") or finish
+                if loop is not None and piece and loop.feed(piece):
+                    log.info("the answer repeats itself; it ends after %d tokens", count)
+                    finish = "loop"
+                    stream.close()
+                    break
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"llama.cpp failed while generating: {exc}") from None
         text = "".join(pieces)

@@ -196,6 +196,7 @@ class OpenAIBackend:
         max_tokens: int = 512,
         on_text: OnText | None = None,
         lines: LineFormat | None = None,  # not enforced here: the drafter parses and drops lines that do not fit
+        stop_loops: bool = False,  # not watched here: the drafter drops repeated sentences
     ) -> Completion:
         """Stream one answer (temperature 0); ``on_text`` previews pieces, ``Completion.text`` is final."""
         if schema is None:

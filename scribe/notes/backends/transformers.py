@@ -166,6 +166,7 @@ class TransformersBackend:
         max_tokens: int = 512,
         on_text: OnText | None = None,
         lines: LineFormat | None = None,  # not enforced here: the drafter parses and drops lines that do not fit
+        stop_loops: bool = False,  # not watched here: the drafter drops repeated sentences
     ) -> Completion:
         """Generate greedily; with a schema, prompt for it and return the first complete JSON object."""
         from transformers import StoppingCriteriaList, TextIteratorStreamer

@@ -1,0 +1,237 @@
+"""The note of a whole transcript in one call: the model's own prose under the template's headings.
+
+After the consultation (an upload, ``scribe note``) the transcript is known in full, and a small
+model writes its most complete and readable note when simply asked for the note under the
+headings: measured on ACI-Bench, this form scored about twice the ROUGE of one-fact-a-line
+answers, which the same model filled sparsely (docs/benchmarks/notes.md). So one call asks for
+prose; the answer is split at the headings into sentences, and what keeps the note to what was
+said comes after the model, not from it:
+
+1. every sentence is grounded against the transcript; the check finds its evidence (the model is
+   not asked to cite, which made it write less), and names what it cannot find;
+2. unsupported sentences get one repair turn in the same conversation, with the reasons (never an
+   identical request); rewrites are grounded again;
+3. what still fails is kept aside as *removed* for the clinician, never silently dropped.
+
+The answer has no worked example to copy, and a sentence the model writes four times ends the
+answer (a greedy small model loops).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from scribe.errors import BackendError
+from scribe.notes.ask import attempt_timing
+from scribe.notes.backends.base import Backend, Completion, Message
+from scribe.notes.factlog import transcript_line
+from scribe.notes.grounding import ground_items, is_not_discussed
+from scribe.notes.templates import Template
+from scribe.records import Segment, StageTiming, Statement, Transcript
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "You are a helpful assistant that writes clinical notes from consultation transcripts."
+RULES = "Use only what was said in the consultation."
+_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_LABEL_ONLY = re.compile(r"^[*_]*[A-Za-z][A-Za-z0-9 /&()'-]{0,40}[*_]*:[*_\s]*$")
+_LABEL = re.compile(r"^\*{0,2}([A-Z][A-Za-z /&-]{1,40}?)\*{0,2}:\*{0,2}\s+(?=\S)")
+
+
+@dataclass(frozen=True)
+class ProseOptions:
+    """The answer's budget and whether unsupported sentences get a repair turn."""
+
+    max_tokens: int = 1024
+    repair: bool = True
+
+
+@dataclass
+class ProseNote:
+    """Sentences per section (grounded; unsupported ones taken out), what was removed, and every call."""
+
+    sections: dict[str, list[Statement]]
+    removed: list[tuple[str, Statement]] = field(default_factory=list)
+    timings: list[StageTiming] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def note_prompt(segments: Sequence[Segment], template: Template, quoted: frozenset[int] = frozenset()) -> list[Message]:
+    """The request: the transcript, then the template's headings with what belongs under each.
+
+    Worded as the plain one-shot baseline is (scripts/oneshot_note.py): greedy decoding of a small
+    model is sensitive to every word, and rules added here made its notes shorter on the tuning
+    set. Lines read as instructions to software are labelled as recorded speech.
+    """
+    headings = "\n".join(f"{s.title}: {s.instruction}" for s in template.sections)
+    lines = "".join(transcript_line(s, s.id in quoted) + "\n" for s in segments if s.text.strip())
+    return [
+        Message("system", SYSTEM),
+        Message(
+            "user",
+            f"Transcript:\n{lines}\nWrite a {template.title} of this consultation with these headings:\n{headings}\n"
+            f"{RULES}",
+        ),
+    ]
+
+
+def fits(segments: Sequence[Segment], backend: Backend, template: Template, options: ProseOptions) -> bool:
+    """Whether the whole transcript and the answer's budget fit the model's context."""
+    text = "".join(m.content for m in note_prompt(segments, template))
+    return backend.count_tokens(text) + options.max_tokens + 64 <= backend.context_tokens
+
+
+def _heading(line: str, titles: dict[str, str]) -> str | None:
+    bare = re.sub(r"[#*_:]", " ", line).strip().lower()
+    return titles.get(" ".join(bare.split()))
+
+
+def split_note(text: str, template: Template) -> dict[str, list[str]]:
+    """Sentences under each heading of ``template`` in a free-text note ("Not discussed." left out).
+
+    Headings may stand on their own line (``## Plan``, ``**Plan:**``) or start one (``Plan: ...``);
+    a bold sub-label (``**Onset:** ...``) is dropped from its sentence.
+    """
+    titles = {s.title.lower(): s.key for s in template.sections} | {
+        s.key.replace("_", " "): s.key for s in template.sections
+    }
+    found: dict[str, list[str]] = {s.key: [] for s in template.sections}
+    current: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        key = _heading(line, titles)
+        if key is None and ":" in line:  # "Plan: start naproxen" on the heading's own line
+            head, _, rest = line.partition(":")
+            key = _heading(head, titles)
+            if key is not None:
+                current, line, key = key, rest.strip(), None
+                if not line:
+                    continue
+        if key is not None:
+            current = key
+            continue
+        if current is None:
+            continue
+        body = _BULLET.sub("", line).strip()
+        if _LABEL_ONLY.match(body):  # "Right knee:" over the sentences it labels
+            continue
+        body = _LABEL.sub("", body).strip(" *")
+        for sentence in _SENTENCE.split(body):
+            sentence = sentence.strip(" *")
+            if len(re.findall(r"[A-Za-z0-9]+", sentence)) >= 2 and not is_not_discussed(sentence):
+                found[current].append(sentence)
+    return found
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+_ECHOES = frozenset(_normal(s) for s in _SENTENCE.split(RULES))  # the request's own rules, written back
+
+
+def _statements(texts: Sequence[str], seen: set[str]) -> list[Statement]:
+    """Sentences as statements, each once (a sentence repeated, also under another heading, is kept once)."""
+    statements = []
+    for text in texts:
+        norm = _normal(text)
+        if norm and norm not in seen and norm not in _ECHOES:
+            seen.add(norm)
+            statements.append(Statement(text=text))
+    return statements
+
+
+def draft_prose(
+    transcript: Transcript,
+    backend: Backend,
+    template: Template,
+    options: ProseOptions | None = None,
+    quoted: frozenset[int] = frozenset(),
+) -> ProseNote:
+    """One call for the whole note, grounded; one repair turn for what the check does not support."""
+    options = options or ProseOptions()
+    messages = note_prompt(transcript.segments, template, quoted)
+    started = time.perf_counter()
+    done = backend.complete(messages, max_tokens=options.max_tokens, stop_loops=True)
+    note = ProseNote(sections={}, timings=[attempt_timing("draft:note", started, backend, done)])
+    if done.finish_reason == "length":
+        note.problems.append(f"the note was cut at {options.max_tokens} tokens; its last sentence is left out")
+    seen: set[str] = set()
+    texts = split_note(_complete_part(done), template)
+    if not any(texts.values()) and done.text.strip():
+        log.warning("the model's note had none of the template's headings: %r", done.text[:200])
+        note.problems.append("the model's answer did not follow the template's headings")
+    note.sections = {key: _statements(found, seen) for key, found in texts.items()}
+    ground_items([s for found in note.sections.values() for s in found], transcript)
+    failed = [(key, s) for key, found in note.sections.items() for s in found if s.supported is False]
+    for key, statement in failed:
+        note.sections[key].remove(statement)
+    note.removed.extend(failed)
+    if failed and options.repair:
+        for key, statement in _repair(
+            messages, done, failed, backend, template, options, note.timings, transcript, seen
+        ):
+            if statement.supported is False:
+                note.removed.append((key, statement))
+            else:
+                note.sections[key].append(statement)
+    return note
+
+
+def _complete_part(done: Completion) -> str:
+    """The answer without its unfinished last sentence when it was cut at the token limit."""
+    if done.finish_reason != "length":
+        return done.text
+    return re.sub(r"[^.!?\n]*$", "", done.text)
+
+
+def _repair(
+    messages: list[Message],
+    done: Completion,
+    failed: Sequence[tuple[str, Statement]],
+    backend: Backend,
+    template: Template,
+    options: ProseOptions,
+    timings: list[StageTiming],
+    transcript: Transcript,
+    seen: set[str],
+) -> list[tuple[str, Statement]]:
+    """One turn asking for the unsupported sentences again from what was said; the rewrites, grounded."""
+    titles = {s.key: s.title for s in template.sections}
+    listing = "\n".join(f"{titles[key]}: {s.text} ({s.reason})" for key, s in failed)
+    follow_up = [
+        *messages,
+        Message("assistant", done.text),
+        Message(
+            "user",
+            "These sentences of your note are not supported by the transcript:\n"
+            f"{listing}\n"
+            "Rewrite each one under its heading so that it says only what was said, or leave it out. "
+            "Write only the rewritten sentences, each as 'Heading: sentence'. "
+            "If none can be said, write: Not discussed.",
+        ),
+    ]
+    started = time.perf_counter()
+    try:
+        again = backend.complete(follow_up, max_tokens=min(options.max_tokens, 32 * len(failed)), stop_loops=True)
+    except BackendError:
+        log.warning("the repair turn failed; the unsupported sentences stay removed", exc_info=True)
+        return []
+    timings.append(attempt_timing("draft:repair", started, backend, again))
+    rewrites = [
+        (key, s) for key, found in split_note(_complete_part(again), template).items() for s in _statements(found, seen)
+    ]
+    ground_items([s for _, s in rewrites], transcript)
+    log.info(
+        "%d sentences unsupported; %d rewritten and supported",
+        len(failed),
+        sum(s.supported is not False for _, s in rewrites),
+    )
+    return rewrites

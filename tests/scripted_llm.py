@@ -1,0 +1,41 @@
+"""A scripted stand-in for the language model, for unit tests of what the drafters ask and do.
+
+It answers from a prepared list and records every prompt, so a test pins down the requests and
+what the drafter makes of each kind of answer, in milliseconds. The real model is exercised by the
+integration tests (llama.cpp on SmolLM2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from scribe.notes.backends.base import Completion, Message
+
+
+class Scripted:
+    """A Backend that gives prepared answers in order and keeps the prompts it was sent."""
+
+    name = "scripted"
+    model = "scripted"
+    device = "cpu"
+
+    def __init__(self, answers: Sequence[str | tuple[str, str]], context_tokens: int = 8192) -> None:
+        self.answers = list(answers)
+        self.prompts: list[list[Message]] = []
+        self.context_tokens = context_tokens
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512, **_: Any) -> Completion:
+        self.prompts.append(list(messages))
+        answer = self.answers.pop(0) if self.answers else "NONE"
+        text, finish = answer if isinstance(answer, tuple) else (answer, "stop")
+        return Completion(text=text, prompt_tokens=10, completion_tokens=len(text.split()), finish_reason=finish)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
