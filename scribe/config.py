@@ -94,7 +94,9 @@ class Settings(BaseSettings):
         description="Draft a finished transcript that fits the context in one prose call (else in fact-log parts).",
     )
     llm_repair: bool = Field(
-        default=True, description="Give facts the grounding check does not support one repair turn before removal."
+        default=True,
+        description="Repair unsupported statements before removal: one model turn in the fact log, "
+        "a cut back to the supported opening in a prose note.",
     )
     llm_seed: int = Field(default=0, description="Sampling seed, for reproducible drafts.")
     note_template: str = Field(default="gp", description="Note template: gp, soap, clinic or a site's own.")

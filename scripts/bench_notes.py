@@ -580,7 +580,7 @@ def run_grounding(args: argparse.Namespace, dataset: str) -> tuple[str, dict[str
 
     template = args.template or DEFAULT_TEMPLATE[dataset]
     settings = _settings(args, template)
-    quality_key = run_key("quality", dataset, template, settings.llm_backend, settings.llm_model)
+    quality_key = run_key("quality", dataset, template, settings.llm_backend, settings.llm_model, args.design)
     encounters = select(load_encounters(dataset, args.data), args.ids, args.limit)
     records = load_done(args.cache / quality_key, [e.id for e in encounters])
     if not records:
@@ -595,6 +595,7 @@ def run_grounding(args: argparse.Namespace, dataset: str) -> tuple[str, dict[str
     first = next(iter(records.values()), {})
     part = {
         "part": "grounding",
+        "design": args.design,
         "dataset": dataset,
         "template": template,
         "backend": settings.llm_backend,
@@ -615,7 +616,7 @@ def run_grounding(args: argparse.Namespace, dataset: str) -> tuple[str, dict[str
         "command": args.command,
         "wall_s": time.perf_counter() - started,
     }
-    return run_key("grounding", dataset, template, settings.llm_backend, settings.llm_model), part
+    return run_key("grounding", dataset, template, settings.llm_backend, settings.llm_model, args.design), part
 
 
 # ------------------------------------------------------------------------------------------------
@@ -966,7 +967,7 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         )
     for part in report.get("grounding", {}).values():
         for name, summary in (
-            (f"{part['model']} drafts of {part['dataset']}", part["summary"]),
+            (f"{part['model']} {part.get('design', 'fact-log')} drafts of {part['dataset']}", part["summary"]),
             (f"hand-written drafts ({part['hand_written']['n_drafts']})", part["hand_written"]["summary"]),
         ):
             recall = summary.get("recall")
@@ -1105,7 +1106,8 @@ def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) 
     add("")
     add(
         "*prose*: what an upload gets (`scribe/notes/prose.py`: one call for the note under the template's "
-        "headings, every sentence grounded, one repair turn, what still fails removed and listed); *fact-log*: "
+        "headings, every sentence grounded, an unsupported one cut back to its supported opening or removed and "
+        "listed); *fact-log*: "
         "what a recording gets (`scribe/notes/factlog.py`), here run on the whole transcript in parts; *one-shot*: "
         "the plain baseline, one free-text prompt of the same model with its own defaults "
         "(`scripts/oneshot_note.py`), grounded by the same check but nothing removed; *per-section (58f8d74)*: the "
@@ -1216,7 +1218,8 @@ def _grounding_markdown(parts: list[dict[str, Any]], add: Callable[[str], None])
     )
     add("")
     for p in parts:
-        add(f"### {p['model']} drafts of {p['dataset']} ({p['n_drafts']} drafts, {p['template']} template)")
+        design = p.get("design", "fact-log")
+        add(f"### {p['model']} {design} drafts of {p['dataset']} ({p['n_drafts']} drafts, {p['template']} template)")
         add("")
         add(f"Drafts from the quality run `{p['quality_run']}`; {p['trials']} trials per kind, seed {p['seed']}.")
         add("")

@@ -5,7 +5,7 @@ schema, no evidence and no repair, as anyone would write it first. The answer is
 headings into sentences by scribe's own splitter and grounded with scribe's own check, which
 searches the transcript for each statement's evidence, so both designs are scored by the same
 code. scribe's prose drafter (scribe/notes/prose.py) asks in the same words; what it adds is
-after the model: removal of unsupported sentences, one repair turn, repeats dropped. Used by
+after the model: unsupported sentences cut back or removed (and listed), repeats dropped. Used by
 ``scripts/bench_notes.py --design one-shot``; never by the product.
 """
 

@@ -9,9 +9,14 @@ said comes after the model, not from it:
 
 1. every sentence is grounded against the transcript; the check finds its evidence (the model is
    not asked to cite, which made it write less), and names what it cannot find;
-2. unsupported sentences get one repair turn in the same conversation, with the reasons (never an
-   identical request); rewrites are grounded again;
-3. what still fails is kept aside as *removed* for the clinician, never silently dropped.
+2. an unsupported sentence is repaired against its evidence: cut back to its longest opening the
+   transcript supports ("..., with swelling and numbness in the thumb" loses "and numbness in
+   the thumb" when only that is unsupported). A model repair turn was tried and measured first:
+   shown the failed sentences, with or without the transcript lines closest to them, the 1.5B
+   model wrote them again word for word or rewrote the whole note, rescuing 1 of 63 sentences
+   over 13 notes at about 12 s a note (docs/benchmarks/notes.md);
+3. the original of every unsupported sentence is kept aside as *removed* for the clinician, never
+   silently dropped.
 
 The answer has no worked example to copy, and a sentence the model writes four times ends the
 answer (a greedy small model loops).
@@ -25,7 +30,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from scribe.errors import BackendError
 from scribe.notes.ask import attempt_timing
 from scribe.notes.backends.base import Backend, Completion, Message
 from scribe.notes.factlog import transcript_line
@@ -45,7 +49,7 @@ _LABEL = re.compile(r"^\*{0,2}([A-Z][A-Za-z /&-]{1,40}?)\*{0,2}:\*{0,2}\s+(?=\S)
 
 @dataclass(frozen=True)
 class ProseOptions:
-    """The answer's budget and whether unsupported sentences get a repair turn."""
+    """The answer's budget and whether unsupported sentences are repaired (cut back) before removal."""
 
     max_tokens: int = 1024
     repair: bool = True
@@ -155,7 +159,7 @@ def draft_prose(
     options: ProseOptions | None = None,
     quoted: frozenset[int] = frozenset(),
 ) -> ProseNote:
-    """One call for the whole note, grounded; one repair turn for what the check does not support."""
+    """One call for the whole note, grounded; unsupported sentences cut back to what is supported, or removed."""
     options = options or ProseOptions()
     messages = note_prompt(transcript.segments, template, quoted)
     started = time.perf_counter()
@@ -170,19 +174,45 @@ def draft_prose(
         note.problems.append("the model's answer did not follow the template's headings")
     note.sections = {key: _statements(found, seen) for key, found in texts.items()}
     ground_items([s for found in note.sections.values() for s in found], transcript)
-    failed = [(key, s) for key, found in note.sections.items() for s in found if s.supported is False]
-    for key, statement in failed:
-        note.sections[key].remove(statement)
-    note.removed.extend(failed)
-    if failed and options.repair:
-        for key, statement in _repair(
-            messages, done, failed, backend, template, options, note.timings, transcript, seen
-        ):
-            if statement.supported is False:
-                note.removed.append((key, statement))
+    repaired = 0
+    for key, found in note.sections.items():
+        for statement in list(found):
+            if statement.supported is not False:
+                continue
+            note.removed.append((key, statement))
+            trimmed = trim(statement, transcript) if options.repair else None
+            if trimmed is None:
+                found.remove(statement)
             else:
-                note.sections[key].append(statement)
+                found[found.index(statement)] = trimmed
+                repaired += 1
+    if note.removed:
+        log.info("%d sentences unsupported; %d cut back to what their evidence says", len(note.removed), repaired)
     return note
+
+
+_CLAUSE = re.compile(r",\s+|;\s+|\s+(?=(?:and|but|with|which|while|as well as|including)\s)")
+
+
+def trim(statement: Statement, transcript: Transcript) -> Statement | None:
+    """The repair of an unsupported sentence: its longest opening the transcript supports, or None.
+
+    "Pain in the right wrist, with swelling and numbness in the thumb." becomes "Pain in the right
+    wrist, with swelling." when only the numbness is unsupported. Only openings of at least four
+    words are tried, so what is left still reads as a sentence and says what its evidence says;
+    the whole sentence stays on the removed list for the clinician.
+    """
+    text = statement.text.rstrip(" .!?")
+    cuts = [m.start() for m in _CLAUSE.finditer(text)]
+    for cut in reversed(cuts):
+        opening = text[:cut].rstrip(" ,;")
+        if len(opening.split()) < 4:
+            break
+        candidate = Statement(text=opening + ".")
+        ground_items([candidate], transcript)
+        if candidate.supported:
+            return candidate
+    return None
 
 
 def _complete_part(done: Completion) -> str:
@@ -190,48 +220,3 @@ def _complete_part(done: Completion) -> str:
     if done.finish_reason != "length":
         return done.text
     return re.sub(r"[^.!?\n]*$", "", done.text)
-
-
-def _repair(
-    messages: list[Message],
-    done: Completion,
-    failed: Sequence[tuple[str, Statement]],
-    backend: Backend,
-    template: Template,
-    options: ProseOptions,
-    timings: list[StageTiming],
-    transcript: Transcript,
-    seen: set[str],
-) -> list[tuple[str, Statement]]:
-    """One turn asking for the unsupported sentences again from what was said; the rewrites, grounded."""
-    titles = {s.key: s.title for s in template.sections}
-    listing = "\n".join(f"{titles[key]}: {s.text} ({s.reason})" for key, s in failed)
-    follow_up = [
-        *messages,
-        Message("assistant", done.text),
-        Message(
-            "user",
-            "These sentences of your note are not supported by the transcript:\n"
-            f"{listing}\n"
-            "Rewrite each one under its heading so that it says only what was said, or leave it out. "
-            "Write only the rewritten sentences, each as 'Heading: sentence'. "
-            "If none can be said, write: Not discussed.",
-        ),
-    ]
-    started = time.perf_counter()
-    try:
-        again = backend.complete(follow_up, max_tokens=min(options.max_tokens, 32 * len(failed)), stop_loops=True)
-    except BackendError:
-        log.warning("the repair turn failed; the unsupported sentences stay removed", exc_info=True)
-        return []
-    timings.append(attempt_timing("draft:repair", started, backend, again))
-    rewrites = [
-        (key, s) for key, found in split_note(_complete_part(again), template).items() for s in _statements(found, seen)
-    ]
-    ground_items([s for _, s in rewrites], transcript)
-    log.info(
-        "%d sentences unsupported; %d rewritten and supported",
-        len(failed),
-        sum(s.supported is not False for _, s in rewrites),
-    )
-    return rewrites

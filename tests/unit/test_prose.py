@@ -5,8 +5,8 @@ from __future__ import annotations
 from scripted_llm import Scripted  # tests/ is on sys.path
 
 from scribe.notes.backends.base import SentenceLoop
-from scribe.notes.draft import draft_note
-from scribe.notes.prose import note_prompt, split_note
+from scribe.notes.draft import DraftOptions, draft_note
+from scribe.notes.prose import ProseOptions, note_prompt, split_note
 from scribe.notes.templates import load_template
 from scribe.records import Segment, SpeakerRole, Transcript
 
@@ -68,8 +68,8 @@ def test_split_note_reads_headings_in_any_form_and_drops_labels_fillers_and_lone
     assert all(not found for found in split_note("Some text before any heading.", GP).values())
 
 
-def test_one_call_the_invented_dose_repaired_once_then_removed_and_shown_not_lost() -> None:
-    backend = Scripted([NOTE, "Plan: Ibuprofen 400 mg twice a day."])  # the repair invents again
+def test_one_call_an_invented_dose_removed_and_shown_not_lost() -> None:
+    backend = Scripted([NOTE])
     draft = draft_note(_transcript(), backend, GP)
     kept = _sections(draft)
     assert kept["presenting_complaint"] == ["Headache on the left side for three days."], "the sub-label goes"
@@ -78,25 +78,29 @@ def test_one_call_the_invented_dose_repaired_once_then_removed_and_shown_not_los
     assert kept["safety_netting"] == ["Come back if it gets worse."]
     assert kept["examination"] == ["Not discussed."], "an undiscussed section says so and holds nothing"
     assert all(st.supported and st.evidence for s in draft.sections for st in s.statements if st.evidence)
-    assert [(r.section, r.statement.text) for r in draft.removed] == [
-        ("plan", "Ibuprofen 400 mg three times a day."),
-        ("plan", "Ibuprofen 400 mg twice a day."),
-    ]
+    assert [(r.section, r.statement.text) for r in draft.removed] == [("plan", "Ibuprofen 400 mg three times a day.")]
     assert all(r.statement.supported is False and r.statement.reason for r in draft.removed)
-    first, repair = backend.prompts
-    assert len(first) == 2 and "Transcript:\n[0] Clinician: What brings you in today?" in first[1].content
-    assert repair[:2] == first and repair[2].role == "assistant" and repair[2].content == NOTE
-    assert "Ibuprofen 400 mg three times a day." in repair[3].content, "the repair names what failed and why"
-    assert set(draft.timings) == {"draft:note", "draft:repair", "draft"}
+    (prompt,) = backend.prompts
+    assert len(prompt) == 2 and "Transcript:\n[0] Clinician: What brings you in today?" in prompt[1].content
+    assert set(draft.timings) == {"draft:note", "draft"}
     assert draft.complete
     assert [m.name.lower() for m in draft.medications] == ["paracetamol"], "lists come from kept statements only"
 
 
-def test_a_good_repair_takes_the_place_of_the_removed_sentence() -> None:
-    backend = Scripted(["Plan: Paracetamol 500 mg four times a day.", "Plan: Paracetamol 1 g four times a day."])
-    draft = draft_note(_transcript(), backend, GP)
+def test_an_unsupported_sentence_is_cut_back_to_what_its_evidence_says_and_the_original_kept_aside() -> None:
+    note = "Plan: Paracetamol 1 g four times a day, with ibuprofen 400 mg twice a day."
+    draft = draft_note(_transcript(), Scripted([note]), GP)
     assert _sections(draft)["plan"] == ["Paracetamol 1 g four times a day."]
-    assert [r.statement.text for r in draft.removed] == ["Paracetamol 500 mg four times a day."]
+    assert draft.sections[-3].statements[0].supported
+    assert [r.statement.text for r in draft.removed] == [note.removeprefix("Plan: ")]
+    off = draft_note(_transcript(), Scripted([note]), GP, options=DraftOptions(prose=ProseOptions(repair=False)))
+    assert _sections(off)["plan"] == ["Not discussed."], "with repair off the whole sentence goes"
+
+
+def test_a_cut_back_that_would_leave_a_fragment_is_not_made() -> None:
+    draft = draft_note(_transcript(), Scripted(["Plan: Ibuprofen, and paracetamol 1 g four times a day."]), GP)
+    assert _sections(draft)["plan"] == ["Not discussed."]
+    assert len(draft.removed) == 1
 
 
 def test_a_cut_answer_keeps_its_complete_sentences_is_not_asked_again_and_says_so() -> None:
