@@ -1039,7 +1039,7 @@ def _quality_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -
                     f"| {_rouge_cells(base['subset'])} |"
                 )
             add(
-                f"| **{p.get('design', 'prose')}: {p['model']}, {p['template']} template** | {p['n']} "
+                f"| **{p.get('design', 'fact-log')}: {p['model']}, {p['template']} template** | {p['n']} "
                 f"| {_rouge_cells(p['summary'].get('rouge'))} |"
             )
         add("")
@@ -1071,7 +1071,7 @@ def _quality_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -
                     f"| {_rouge_cells(base['subset'])} |"
                 )
             add(
-                f"| **{p.get('design', 'prose')}: {p['model']}, {p['template']} template** | {p['n']} "
+                f"| **{p.get('design', 'fact-log')}: {p['model']}, {p['template']} template** | {p['n']} "
                 f"| {_rouge_cells(p['summary'].get('rouge'))} |"
             )
         add("")
@@ -1082,7 +1082,7 @@ def _quality_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -
 
 def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) -> None:
     """Drafting designs side by side on one dataset: the same cases, the same scorer."""
-    if len({p.get("design", "prose") for p in parts}) < 2:
+    if len({p.get("design", "fact-log") for p in parts}) < 2:
         return
     add("Designs side by side (same scorer; compare rows with the same n and ids):")
     add("")
@@ -1097,7 +1097,7 @@ def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) 
         u = s.get("unsupported") or {}
         rouge = _rouge_cells(s.get("rouge"))
         add(
-            f"| {p.get('design', 'prose')} | {p['n']} | {rouge} | {_pct(facts.get('recall'))} "
+            f"| {p.get('design', 'fact-log')} | {p['n']} | {rouge} | {_pct(facts.get('recall'))} "
             f"| {_pct(facts.get('precision'))} | {u.get('flagged', '–')} of {u.get('checked', '–')} "
             f"({_pct(u.get('rate'))}) | {_num(s.get('removed_mean'), '{:.1f}')} "
             f"| {_num(s.get('prompt_tokens_mean'), '{:.0f}')} ({_num(s.get('cached_tokens_mean'), '{:.0f}')}) "
@@ -1121,7 +1121,7 @@ def _quality_run_markdown(p: dict[str, Any], add: Callable[[str], None]) -> None
     s = p["summary"]
     add("")
     add(
-        f"### {p['dataset']}, {p.get('design', 'prose')}: {p['model']} ({p['backend']}, "
+        f"### {p['dataset']}, {p.get('design', 'fact-log')}: {p['model']} ({p['backend']}, "
         f"{p.get('device') or '?'}), {p['template']} template"
     )
     add("")

@@ -34,7 +34,9 @@ Rules, in order:
      blood pressure") are never negated;
    - symptoms, red flags, medicines and allergies must appear in the evidence, by name or word by
      word ("pain in my lower abdomen" for "lower abdominal pain", negation read there too);
-     problems, findings and advice need not when the claim's other facts check out, and a claim
+     a problem (diagnosis) named in the claim must appear too (small models invent diagnoses);
+     safety-netting advice needs advice of that kind in the evidence; findings need not appear
+     when the claim's other facts check out, and a claim
      with no checkable fact needs 30% of its content words in the evidence (rapidfuzz, so
      "lethargic" meets "lethargy").
 
@@ -47,8 +49,10 @@ Rules, in order:
 6. Otherwise the claim is unsupported and the reason names what failed (at most two reasons).
 
 An Allergy item is read as "allergic to <substance> (<reaction>)". In letters, courtesy
-sentences with no clinical fact ("Thank you for seeing...") need no evidence. Speakers are not
-weighed: the clinician's and the patient's words count alike.
+sentences with no clinical fact ("Thank you for seeing...") need no evidence. Speakers are weighed
+in two places only: a claim of advice, a prescription, a referral or a plan ("advised to", "will be
+reviewed") needs a clinician line in its evidence when the transcript's roles are known; otherwise
+the clinician's and the patient's words count alike.
 """
 
 from __future__ import annotations
@@ -123,6 +127,7 @@ class _Transcript:
     words: dict[int, frozenset[str]]
     numbers: dict[int, frozenset[float]]
     instructions: frozenset[int]
+    clinician: frozenset[int]  # segments attributed to the clinician
 
 
 def _content_words(text: str) -> frozenset[str]:
@@ -149,6 +154,7 @@ def _read(key: tuple[tuple[int, str, str], ...]) -> _Transcript:
         words={s.id: _content_words(s.text) for s in segments},
         numbers={s.id: _numbers(s.text, facts[s.id]) for s in segments},
         instructions=frozenset(s.id for s in segments if instruction_like(s.text)),
+        clinician=frozenset(s.id for s in segments if s.speaker == SpeakerRole.CLINICIAN),
     )
 
 
@@ -180,6 +186,7 @@ class _Evidence:
     words: frozenset[str]
     numbers: frozenset[float]
     texts: list[str]
+    clinician_speaks: bool | None = None  # a clinician line among them (None: nobody's role is known)
 
 
 def _evidence(t: _Transcript, ids: Iterable[int]) -> _Evidence:
@@ -188,7 +195,8 @@ def _evidence(t: _Transcript, ids: Iterable[int]) -> _Evidence:
     facts = [(i, f) for i in ordered for f in t.facts[i]]
     words = frozenset(w for i in ordered for w in t.words[i])
     numbers = frozenset(x for i in ordered for x in t.numbers[i])
-    return _Evidence(ordered, facts, words, numbers, [t.texts[i] for i in ordered])
+    speaks = any(i in t.clinician for i in ordered) if t.clinician else None
+    return _Evidence(ordered, facts, words, numbers, [t.texts[i] for i in ordered], speaks)
 
 
 def _quote(text: str, limit: int = 60) -> str:
@@ -394,6 +402,13 @@ def _counted_differently(claim_text: str, f: Fact, ev: _Evidence) -> tuple[int, 
     return None
 
 
+_ADVICE = re.compile(
+    r"\b(?:advised|advises|advice|told to|instructed|recommended|recommends|counsell?ed|reassured|prescribed|"
+    r"referred|will be (?:reviewed|seen|followed|started|given|sent)|should (?:contact|return|seek|call|come))\b",
+    re.IGNORECASE,
+)
+
+
 def _judge(claim_text: str, claim_facts: list[Fact], ev: _Evidence) -> _Verdict:
     """Every check of one claim against one body of evidence."""
     verdict = _Verdict()
@@ -425,7 +440,7 @@ def _judge(claim_text: str, claim_facts: list[Fact], ev: _Evidence) -> _Verdict:
             _check_dates(f, ev, verdict)
         elif f.kind == "allergy":
             _check_allergy(f, ev, verdict)
-        elif f.kind in ("red_flag", "symptom"):
+        elif f.kind in ("red_flag", "symptom", "problem"):  # an unnamed diagnosis: a small model's commonest invention
             found = _polar_occurrences(ev, f.value)
             if found:
                 _check_polarity(f, found, ev, verdict)
@@ -433,7 +448,7 @@ def _judge(claim_text: str, claim_facts: list[Fact], ev: _Evidence) -> _Verdict:
                 verdict.missing.append(f"'{f.text}' is not in the cited evidence")
             else:
                 _check_word_polarity(f, ev, verdict)
-        elif f.kind in ("problem", "finding"):
+        elif f.kind == "finding":
             found = _polar_occurrences(ev, f.value)
             if found:
                 _check_polarity(f, found, ev, verdict)
@@ -442,7 +457,9 @@ def _judge(claim_text: str, claim_facts: list[Fact], ev: _Evidence) -> _Verdict:
             else:
                 _check_word_polarity(f, ev, verdict)
         elif f.kind == "safety_netting" and not any(g.kind == "safety_netting" for _, g in ev.facts):
-            needs_overlap = needs_overlap or not hard
+            verdict.missing.append("no advice of this kind was given in the cited evidence")
+    if ev.clinician_speaks is False and _ADVICE.search(claim_text):
+        verdict.missing.append("advice or a plan the clinician did not give in the cited evidence")
     if needs_overlap and not verdict.contradictions:
         words = _content_words(claim_text)
         if _overlap(words, ev.words) < _MIN_OVERLAP or (words and not ev.words):

@@ -314,7 +314,7 @@ def test_targets_from_made_up_runs():
     assert by_name[f"{cpu}: peak RSS, ASR + LLM in one process"]["passed"] is True  # 2.2 GB
     gpu = by_name["qwen2.5-coder-1.5b-instruct-q4_k_m on cuda, live stereo: complete note after stop, p95"]
     assert gpu["threshold"] == "<= 20 s" and gpu["passed"] is False
-    model = by_name["grounding: recall of injected errors, qwen2.5-coder-1.5b-instruct-q4_k_m drafts of aci"]
+    model = by_name["grounding: recall of injected errors, qwen2.5-coder-1.5b-instruct-q4_k_m fact-log drafts of aci"]
     assert model["value"] == 0.9 and model["passed"] is False and bench.verdict(model) == "FAIL"
     assert by_name["grounding: recall of injected errors, hand-written drafts (9)"]["passed"] is True
 
