@@ -51,7 +51,8 @@ Rules, in order:
 An Allergy item is read as "allergic to <substance> (<reaction>)". In letters, courtesy
 sentences with no clinical fact ("Thank you for seeing...") need no evidence. Speakers are weighed
 in two places only: a claim of advice, a prescription, a referral or a plan ("advised to", "will be
-reviewed") needs a clinician line in its evidence when the transcript's roles are known; otherwise
+reviewed") needs, when the transcript's roles are known, a line of the clinician's in its evidence
+that advises, prescribes, refers or plans ("you should", "come back if", "I'll refer"); otherwise
 the clinician's and the patient's words count alike.
 """
 
@@ -128,6 +129,7 @@ class _Transcript:
     numbers: dict[int, frozenset[float]]
     instructions: frozenset[int]
     clinician: frozenset[int]  # segments attributed to the clinician
+    advising: frozenset[int]  # the clinician's segments that advise, prescribe, refer or plan
 
 
 def _content_words(text: str) -> frozenset[str]:
@@ -155,6 +157,9 @@ def _read(key: tuple[tuple[int, str, str], ...]) -> _Transcript:
         numbers={s.id: _numbers(s.text, facts[s.id]) for s in segments},
         instructions=frozenset(s.id for s in segments if instruction_like(s.text)),
         clinician=frozenset(s.id for s in segments if s.speaker == SpeakerRole.CLINICIAN),
+        advising=frozenset(
+            s.id for s in segments if s.speaker == SpeakerRole.CLINICIAN and _ADVISING.search(s.text) is not None
+        ),
     )
 
 
@@ -186,7 +191,7 @@ class _Evidence:
     words: frozenset[str]
     numbers: frozenset[float]
     texts: list[str]
-    clinician_speaks: bool | None = None  # a clinician line among them (None: nobody's role is known)
+    clinician_advises: bool | None = None  # a clinician's advising line among them (None: roles unknown)
 
 
 def _evidence(t: _Transcript, ids: Iterable[int]) -> _Evidence:
@@ -195,8 +200,8 @@ def _evidence(t: _Transcript, ids: Iterable[int]) -> _Evidence:
     facts = [(i, f) for i in ordered for f in t.facts[i]]
     words = frozenset(w for i in ordered for w in t.words[i])
     numbers = frozenset(x for i in ordered for x in t.numbers[i])
-    speaks = any(i in t.clinician for i in ordered) if t.clinician else None
-    return _Evidence(ordered, facts, words, numbers, [t.texts[i] for i in ordered], speaks)
+    advises = any(i in t.advising for i in ordered) if t.clinician else None
+    return _Evidence(ordered, facts, words, numbers, [t.texts[i] for i in ordered], advises)
 
 
 def _quote(text: str, limit: int = 60) -> str:
@@ -402,6 +407,14 @@ def _counted_differently(claim_text: str, f: Fact, ev: _Evidence) -> tuple[int, 
     return None
 
 
+# What a clinician says when advising, prescribing, referring or planning (in their own words).
+_ADVISING = re.compile(
+    r"\b(?:should|must|need to|have to|try|take|use|keep|avoid|stop|start|come back|call|ring|contact|seek|"
+    r"let (?:me|us) know|make sure|if (?:it|you|things|the|there)|recommend|advise|suggest|prescribe|refer|"
+    r"book|arrange|send|order|check|review|follow[- ]up|see you|(?:we|i)(?:'ll| will| would like| want| am going| "
+    r"are going|'m going|'d like))\b",
+    re.IGNORECASE,
+)
 _ADVICE = re.compile(
     r"\b(?:advised|advises|advice|told to|instructed|recommended|recommends|counsell?ed|reassured|prescribed|"
     r"referred|will be (?:reviewed|seen|followed|started|given|sent)|should (?:contact|return|seek|call|come))\b",
@@ -458,7 +471,7 @@ def _judge(claim_text: str, claim_facts: list[Fact], ev: _Evidence) -> _Verdict:
                 _check_word_polarity(f, ev, verdict)
         elif f.kind == "safety_netting" and not any(g.kind == "safety_netting" for _, g in ev.facts):
             verdict.missing.append("no advice of this kind was given in the cited evidence")
-    if ev.clinician_speaks is False and _ADVICE.search(claim_text):
+    if ev.clinician_advises is False and _ADVICE.search(claim_text):
         verdict.missing.append("advice or a plan the clinician did not give in the cited evidence")
     if needs_overlap and not verdict.contradictions:
         words = _content_words(claim_text)

@@ -24,6 +24,7 @@ from scribe.records import (
     NoteSection,
     Problem,
     Segment,
+    SpeakerRole,
     Statement,
     Transcript,
 )
@@ -212,3 +213,30 @@ def test_ground_letter_passes_courtesy_and_checks_content(transcript):
     assert ground_letter(letter, transcript) is letter
     assert [s.supported for s in letter.statements()] == [True, True, False]
     assert letter.statements()[0].reason == "courtesy text, nothing clinical to check"
+
+
+def _headache(*turns: tuple[SpeakerRole, str]) -> Transcript:
+    said = [
+        (SpeakerRole.CLINICIAN, "How can I help you this afternoon?"),
+        (SpeakerRole.PATIENT, "I've had a terrible headache on the left since midday and I feel sick."),
+        (SpeakerRole.CLINICIAN, "Mm-mm. Can you tell me a bit more about the headache?"),
+        (SpeakerRole.PATIENT, "I saw zigzag lines in my vision before it started."),
+        *turns,
+    ]
+    return Transcript(segments=[Segment(id=i, start=i, end=i + 1, speaker=s, text=t) for i, (s, t) in enumerate(said)])
+
+
+def test_a_diagnosis_and_advice_nobody_gave_are_unsupported_even_where_the_symptoms_match() -> None:
+    """The demo's prose draft invented 'a history of migraines' and safety-netting; the symptoms were real."""
+    quiet = _headache()
+    assert verdict(quiet, "Left-sided headache since midday.", [])[0] is True
+    assert verdict(quiet, "A history of migraines with headache on the left.", [1])[0] is False
+    advice = "The patient is advised to look out for a worsening headache or zigzag lines in the vision."
+    supported, reason, _ = verdict(quiet, advice, [1, 2, 3])
+    assert supported is False and "advice" in reason
+    advised = _headache((SpeakerRole.CLINICIAN, "If the headache gets worse or the zigzag lines come back, call us."))
+    assert verdict(advised, advice, [3, 4])[0] is True
+    named = _headache((SpeakerRole.CLINICIAN, "I think this is a migraine with aura."))
+    assert verdict(named, "Migraine with aura.", [4])[0] is True
+    unknown = Transcript(segments=[s.model_copy(update={"speaker": SpeakerRole.UNKNOWN}) for s in advised.segments])
+    assert verdict(unknown, advice, [3, 4])[0] is True, "with no roles known, speakers are not weighed"
