@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scribe.notes.backends.base import Completion, Message
+from scribe.records import Segment, SpeakerRole, Transcript
 
 
 class Scripted:
@@ -39,3 +40,20 @@ class Scripted:
 
     def close(self) -> None:
         pass
+
+
+def headache_transcript(*patient_says: str) -> Transcript:
+    """A short made-up consultation (headache, a negative, a medicine with its dose), plus any patient lines."""
+    said = [
+        (SpeakerRole.CLINICIAN, "What brings you in today?"),
+        (SpeakerRole.PATIENT, "I've had a headache on the left side for three days."),
+        (SpeakerRole.CLINICIAN, "Any vomiting?"),
+        (SpeakerRole.PATIENT, "No vomiting."),
+        (SpeakerRole.CLINICIAN, "Take paracetamol 1 g four times a day and come back if it gets worse."),
+        *((SpeakerRole.PATIENT, text) for text in patient_says),
+    ]
+    return Transcript(
+        segments=[
+            Segment(id=i, start=i * 5.0, end=i * 5.0 + 4.0, speaker=who, text=t) for i, (who, t) in enumerate(said)
+        ]
+    )

@@ -26,12 +26,11 @@ from scribe.errors import DraftError
 from scribe.notes.answers import NOT_DISCUSSED
 from scribe.notes.backends.base import Backend
 from scribe.notes.factlog import FactLog, LoggedFact, LogOptions
-from scribe.notes.prose import ProseOptions, draft_prose, fits
+from scribe.notes.prose import Drafted, ProseOptions, draft_prose, fits
 from scribe.notes.templates import Template
 from scribe.records import (
     NoteDraft,
     NoteSection,
-    RemovedStatement,
     Segment,
     SpeakerRole,
     StageTiming,
@@ -318,17 +317,6 @@ class IncrementalDrafter:
         )
 
 
-@dataclass
-class Drafted:
-    """What a drafting design produced, before the note is assembled from it."""
-
-    sections: dict[str, list[Statement]]  # kept statements per section key, grounded
-    removed: list[RemovedStatement]
-    calls: list[StageTiming]
-    problems: list[str]
-    condensed: bool = False
-
-
 def assemble(
     template: Template,
     backend: Backend,
@@ -392,9 +380,8 @@ def draft_note(
     segments = [s for s in transcript.segments if s.text.strip()]
     if options.whole and fits(segments, backend, template, options.prose):
         spoken = transcript.model_copy(update={"segments": segments})
-        note = draft_prose(spoken, backend, template, options.prose, _quoted(segments))
-        removed = [RemovedStatement(section=key, statement=s) for key, s in note.removed]
-        drafted = Drafted(note.sections, removed, note.timings, [speaker_problem, *note.problems])
+        drafted = draft_prose(spoken, backend, template, options.prose, _quoted(segments))
+        drafted.problems.insert(0, speaker_problem)
         return assemble(template, backend, transcript, drafted, started, on_section)
     log.info("the transcript does not fit one call; it is read in parts, one fact per line")
     drafter = IncrementalDrafter(backend, template, options)

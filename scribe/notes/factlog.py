@@ -184,7 +184,8 @@ def parse_answer(text: str, codes: dict[str, str], *, cut: bool = False) -> Answ
     return answer
 
 
-def _normal(text: str) -> str:
+def normal_text(text: str) -> str:
+    """Lower-case words and numbers only: how two wordings of one statement are found to be the same."""
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
@@ -258,11 +259,11 @@ class FactLog:
     def _log(self, answer: Answer, part: int, since: int | None = None) -> list[LoggedFact]:
         """Log new facts (repeats, facts only about lines before ``since``, and a section's excess are dropped)."""
         self.rejected_lines += len(answer.rejected)
-        seen = {(f.section, _normal(f.text)) for f in self.facts}
+        seen = {(f.section, normal_text(f.text)) for f in self.facts}
         cap = {spec.key: spec.max_statements for spec in self.template.sections}
         added: list[LoggedFact] = []
         for key, text, evidence in answer.facts:
-            norm = _normal(text)
+            norm = normal_text(text)
             if not norm or (key, norm) in seen:
                 continue
             if since is not None and evidence and max(evidence) < since:

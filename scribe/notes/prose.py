@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 
 from scribe.notes.ask import attempt_timing
 from scribe.notes.backends.base import Backend, Completion, Message
-from scribe.notes.factlog import transcript_line
+from scribe.notes.factlog import normal_text, transcript_line
 from scribe.notes.grounding import ground_items, is_not_discussed
 from scribe.notes.templates import Template
-from scribe.records import Segment, StageTiming, Statement, Transcript
+from scribe.records import RemovedStatement, Segment, StageTiming, Statement, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,14 @@ class ProseOptions:
 
 
 @dataclass
-class ProseNote:
-    """Sentences per section (grounded; unsupported ones taken out), what was removed, and every call."""
+class Drafted:
+    """What a drafting design produced (prose here, or the fact log), before the note is assembled from it."""
 
-    sections: dict[str, list[Statement]]
-    removed: list[tuple[str, Statement]] = field(default_factory=list)
-    timings: list[StageTiming] = field(default_factory=list)
+    sections: dict[str, list[Statement]]  # kept statements per section key, grounded
+    removed: list[RemovedStatement] = field(default_factory=list)
+    calls: list[StageTiming] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    condensed: bool = False  # the transcript outgrew the context (fact log only)
 
 
 def note_prompt(segments: Sequence[Segment], template: Template, quoted: frozenset[int] = frozenset()) -> list[Message]:
@@ -134,18 +135,14 @@ def split_note(text: str, template: Template) -> dict[str, list[str]]:
     return found
 
 
-def _normal(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-_ECHOES = frozenset(_normal(s) for s in _SENTENCE.split(RULES))  # the request's own rules, written back
+_ECHOES = frozenset(normal_text(s) for s in _SENTENCE.split(RULES))  # the request's own rules, written back
 
 
 def _statements(texts: Sequence[str], seen: set[str]) -> list[Statement]:
     """Sentences as statements, each once (a sentence repeated, also under another heading, is kept once)."""
     statements = []
     for text in texts:
-        norm = _normal(text)
+        norm = normal_text(text)
         if norm and norm not in seen and norm not in _ECHOES:
             seen.add(norm)
             statements.append(Statement(text=text))
@@ -158,13 +155,13 @@ def draft_prose(
     template: Template,
     options: ProseOptions | None = None,
     quoted: frozenset[int] = frozenset(),
-) -> ProseNote:
+) -> Drafted:
     """One call for the whole note, grounded; unsupported sentences cut back to what is supported, or removed."""
     options = options or ProseOptions()
     messages = note_prompt(transcript.segments, template, quoted)
     started = time.perf_counter()
     done = backend.complete(messages, max_tokens=options.max_tokens, stop_loops=True)
-    note = ProseNote(sections={}, timings=[attempt_timing("draft:note", started, backend, done)])
+    note = Drafted(sections={}, calls=[attempt_timing("draft:note", started, backend, done)])
     if done.finish_reason == "length":
         note.problems.append(f"the note was cut at {options.max_tokens} tokens; its last sentence is left out")
     seen: set[str] = set()
@@ -179,7 +176,7 @@ def draft_prose(
         for statement in list(found):
             if statement.supported is not False:
                 continue
-            note.removed.append((key, statement))
+            note.removed.append(RemovedStatement(section=key, statement=statement))
             trimmed = trim(statement, transcript) if options.repair else None
             if trimmed is None:
                 found.remove(statement)

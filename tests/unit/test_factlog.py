@@ -7,7 +7,7 @@ the drafter asks and what it does with each kind of answer, deterministically an
 from __future__ import annotations
 
 import pytest
-from scripted_llm import Scripted  # tests/ is on sys.path
+from scripted_llm import Scripted, headache_transcript  # tests/ is on sys.path
 
 from scribe.notes.draft import DraftOptions, IncrementalDrafter, draft_note
 from scribe.notes.factlog import LogOptions, parse_answer, section_codes, system_prompt
@@ -17,21 +17,6 @@ from scribe.records import Segment, SpeakerRole, Transcript
 GP = load_template("gp")
 CODES = section_codes(GP)
 FACT_LOG = DraftOptions(whole=False)  # what recording uses, and uploads too long for one call
-
-
-def _transcript() -> Transcript:
-    said = [
-        (SpeakerRole.CLINICIAN, "What brings you in today?"),
-        (SpeakerRole.PATIENT, "I've had a headache on the left side for three days."),
-        (SpeakerRole.CLINICIAN, "Any vomiting?"),
-        (SpeakerRole.PATIENT, "No vomiting."),
-        (SpeakerRole.CLINICIAN, "Take paracetamol 1 g four times a day and come back if it gets worse."),
-    ]
-    return Transcript(
-        segments=[
-            Segment(id=i, start=i * 5.0, end=i * 5.0 + 4.0, speaker=who, text=t) for i, (who, t) in enumerate(said)
-        ]
-    )
 
 
 def test_codes_come_from_the_template_and_the_prompt_holds_no_template_example() -> None:
@@ -76,7 +61,7 @@ def test_a_supported_fact_is_kept_an_invented_one_repaired_once_then_removed_vis
             "PL [4] Ibuprofen 400 mg twice a day.",  # the repair invents again
         ]
     )
-    draft = draft_note(_transcript(), backend, GP, options=FACT_LOG)
+    draft = draft_note(headache_transcript(), backend, GP, options=FACT_LOG)
     kept = {s.key: [st.text for st in s.statements] for s in draft.sections}
     assert kept["presenting_complaint"] == ["Left-sided headache for three days."]
     assert kept["history"] == ["No vomiting."]
@@ -96,7 +81,7 @@ def test_a_supported_fact_is_kept_an_invented_one_repaired_once_then_removed_vis
 
 def test_a_good_repair_replaces_the_fact_and_the_original_stays_visible() -> None:
     backend = Scripted(["PL [4] Paracetamol 500 mg four times a day.", "PL [4] Paracetamol 1 g four times a day."])
-    draft = draft_note(_transcript(), backend, GP, options=FACT_LOG)
+    draft = draft_note(headache_transcript(), backend, GP, options=FACT_LOG)
     plan = next(s for s in draft.sections if s.key == "plan")
     assert [s.text for s in plan.statements] == ["Paracetamol 1 g four times a day."]
     assert plan.statements[0].supported
@@ -106,7 +91,7 @@ def test_a_good_repair_replaces_the_fact_and_the_original_stays_visible() -> Non
 
 
 def test_parts_are_read_once_each_and_the_conversation_only_grows() -> None:
-    transcript = _transcript()
+    transcript = headache_transcript()
     backend = Scripted(["PC [1] Left-sided headache for three days.", "HX [3] No vomiting."])
     drafter = IncrementalDrafter(backend, GP)
     drafter.read(transcript.segments[:2])
@@ -123,20 +108,20 @@ def test_parts_are_read_once_each_and_the_conversation_only_grows() -> None:
 
 def test_an_unparseable_answer_is_asked_again_differently_and_a_cut_one_is_not_repeated() -> None:
     backend = Scripted(["I think the patient has a headache.", "PC [1] Left-sided headache for three days."])
-    draft = draft_note(_transcript(), backend, GP, options=FACT_LOG)
+    draft = draft_note(headache_transcript(), backend, GP, options=FACT_LOG)
     assert set(draft.timings) == {"draft:part1", "draft:part1.retry", "draft"}
     assert backend.prompts[1][-1].content != backend.prompts[0][-1].content
     assert next(s for s in draft.sections if s.key == "presenting_complaint").statements[0].supported
 
     cut = Scripted([("PC [1] Left-sided headache for three days.\nHX [3] No vom", "length")])
-    draft = draft_note(_transcript(), cut, GP, options=FACT_LOG)
+    draft = draft_note(headache_transcript(), cut, GP, options=FACT_LOG)
     assert len(cut.prompts) == 1, "a cut answer keeps its complete lines and is not asked again"
     assert draft.timings["draft:part1"].finish_reason == "length"
     assert [s.text for s in draft.sections[0].statements] == ["Left-sided headache for three days."]
 
 
 def test_past_the_context_the_earliest_lines_give_way_to_their_facts() -> None:
-    transcript = _transcript()
+    transcript = headache_transcript()
     room = len(system_prompt(GP, CODES).split()) + 110  # the rules and about two parts
     answers = ["PC [1] Left-sided headache for three days.", "HX [3] No vomiting.", "NONE"]
     backend = Scripted(answers, context_tokens=room)
@@ -151,7 +136,7 @@ def test_past_the_context_the_earliest_lines_give_way_to_their_facts() -> None:
 
 def test_a_renumbered_final_transcript_keeps_evidence_by_time() -> None:
     """Mono recordings are re-attributed at the stop, which may split and renumber segments."""
-    live = _transcript()
+    live = headache_transcript()
     backend = Scripted(["PC [1] Left-sided headache for three days.", "NONE"])
     drafter = IncrementalDrafter(backend, GP)
     drafter.read(live.segments[:4])
@@ -167,7 +152,7 @@ def test_a_renumbered_final_transcript_keeps_evidence_by_time() -> None:
 
 @pytest.mark.parametrize("answer", ["", "NONE"])
 def test_nothing_said_gives_an_empty_note_not_filler(answer: str) -> None:
-    draft = draft_note(_transcript(), Scripted([answer]), GP, options=FACT_LOG)
+    draft = draft_note(headache_transcript(), Scripted([answer]), GP, options=FACT_LOG)
     assert all([s.text for s in section.statements] == ["Not discussed."] for section in draft.sections)
 
 
@@ -195,7 +180,7 @@ def test_a_fact_copied_from_the_worked_example_is_removed_even_where_the_check_f
 def test_after_the_stop_the_last_stretch_gets_no_repair_turn_so_the_note_is_not_held_up() -> None:
     from scribe.notes.draft import LiveDrafter
 
-    transcript = _transcript()
+    transcript = headache_transcript()
     backend = Scripted(["PC [1] Left-sided headache for three days.", "PL [4] Ibuprofen 400 mg."])
     drafter = LiveDrafter(backend, GP)
     drafter.update(Transcript(segments=transcript.segments[:4]))
