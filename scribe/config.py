@@ -80,7 +80,6 @@ class Settings(BaseSettings):
     llm_flash_attn: bool = Field(default=False, description="llama.cpp flash attention (see docs/benchmarks/notes.md).")
     llm_batch: int = Field(default=512, ge=32, description="llama.cpp prompt batch size in tokens.")
     llm_max_tokens: int = Field(default=700, ge=16, description="Most tokens generated for one letter.")
-    llm_attempts: int = Field(default=2, ge=1, le=10, description="Tries per letter before it is marked incomplete.")
     llm_part_tokens: int = Field(
         default=600,
         ge=100,
@@ -91,7 +90,10 @@ class Settings(BaseSettings):
     )
     llm_whole_note: bool = Field(
         default=True,
-        description="Draft a finished transcript that fits the context in one prose call (else in fact-log parts).",
+        description=(
+            "Draft a transcript that fits the context in one prose call, a recording too (read as it grows, "
+            "written at the stop); off, or past the context, in fact-log parts."
+        ),
     )
     llm_repair: bool = Field(
         default=True,

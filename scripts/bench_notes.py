@@ -306,7 +306,7 @@ def draft_encounter(encounter, backend: MeteredBackend, template, options, desig
     try:
         if design == "one-shot":
             draft = one_shot_note(encounter.transcript, backend, template)
-        else:  # prose: what an upload gets; fact-log: what recording gets, on the whole transcript in parts
+        else:  # prose: what a transcript that fits one call gets; fact-log: a longer one, in parts
             draft = draft_note(
                 encounter.transcript, backend, template, options=replace(options, whole=design == "prose")
             )
@@ -650,6 +650,7 @@ def speed_once(
     chunk: float,
     update_every: float,
     max_seconds: float | None,
+    design: str = "prose",
 ) -> dict[str, Any]:
     """One measured consultation: live ASR, then the draft (``live``: drafted while recording; ``cold``: after).
 
@@ -680,7 +681,7 @@ def speed_once(
         backend = MeteredBackend(load_backend(settings))
         llm_load = time.perf_counter() - t0
         template = load_template(template_name, settings.templates_dir)
-        options = DraftOptions.from_settings(settings)
+        options = replace(DraftOptions.from_settings(settings), whole=design == "prose")
         audio = decode_file(audio_path)
         samples = audio.samples
         if max_seconds:
@@ -740,6 +741,7 @@ def speed_once(
         backend.close()
     return {
         "mode": mode,
+        "design": design,
         "layout": layout,
         "cpu_s": cpu_seconds,
         "cpu_s_per_10_min": cpu_seconds / duration * 600 if duration else None,
@@ -807,6 +809,8 @@ def _spawn_speed(args: argparse.Namespace, mode: str, audio_path: Path, template
             str(args.chunk),
             "--update-every",
             str(args.update_every),
+            "--design",
+            args.design,
         ]
         for flag, value in (("--backend", args.backend), ("--model", args.model), ("--max-seconds", args.max_seconds)):
             if value is not None:
@@ -858,6 +862,8 @@ def run_speed(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Live against cold drafting on one synthetic ~10-minute consultation, ``--repeats`` times each."""
     from scribe.config import load_settings
 
+    if args.design == "one-shot":
+        raise SystemExit("--speed times scribe's own drafters: give --design prose or --design fact-log")
     bench_asr = _bench_asr()
     synth_dir = args.synth.resolve()
     ids = args.audio or [closest_render(synth_dir)]
@@ -887,8 +893,10 @@ def run_speed(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     first = next((r for r in runs if "error" not in r), {})
     key = run_key("speed", None, template, settings.llm_backend, settings.llm_model) + f"-{first.get('device', 'na')}"
     key += "-" + "-".join(slug(i) for i in ids) + "-" + "-".join(args.layouts)  # one entry per measured set
+    key += "" if args.design == "fact-log" else f"-{args.design}"  # fact-log entries predate the design choice
     part = {
         "part": "speed",
+        "design": args.design,
         "source": SOURCES["speed"],
         "synthetic": True,
         "consultation": cid,
@@ -1105,10 +1113,12 @@ def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) 
         )
     add("")
     add(
-        "*prose*: what an upload gets (`scribe/notes/prose.py`: one call for the note under the template's "
-        "headings, every sentence grounded, an unsupported one cut back to its supported opening or removed and "
-        "listed); *fact-log*: "
-        "what a recording gets (`scribe/notes/factlog.py`), here run on the whole transcript in parts; *one-shot*: "
+        "*prose*: what an upload or a recording gets when its transcript fits one call (`scribe/notes/prose.py`: "
+        "one call for the note under the template's headings, every sentence grounded, an unsupported one cut "
+        "back to its supported opening or removed and listed; a recording has the model read the transcript as "
+        "it grows, so the same note is written at the stop); *fact-log*: what a transcript too long for one call "
+        "gets, and what recordings got until prose replaced it there too (`scribe/notes/factlog.py`), here run "
+        "on the whole transcript in parts; *one-shot*: "
         "the plain baseline, one free-text prompt of the same model with its own defaults "
         "(`scripts/oneshot_note.py`), grounded by the same check but nothing removed; *per-section (58f8d74)*: the "
         "previous design (one JSON call per section and one for the lists), measured in an earlier session on "
@@ -1250,15 +1260,24 @@ def _speed_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -> 
     add("")
     for p in parts:
         s = p["summary"]
-        add(f"### {p['model']} on {p.get('device') or '?'}, {p['template']} template; ASR {p.get('asr_model')}")
+        design = p.get("design", "fact-log")
+        add(
+            f"### {design}: {p['model']} on {p.get('device') or '?'}, {p['template']} template; "
+            f"ASR {p.get('asr_model')}"
+        )
         add("")
+        growing = {
+            "prose": "the model read the note request's transcript as it grew and wrote the note after the stop, "
+            "each section passed on as soon as it was written and checked",
+            "fact-log": "the fact log grew while recording",
+        }[design]
         add(
             f"Consultations `{p['consultation']}` (SYNTHETIC audio, stereo: one voice per channel, attributed by "
             "channel; mono: the two channels summed, attributed by voice at the stop), each fed to `LiveTranscriber` "
             f"in {p['chunk_s']:g} s pieces at {p['pace']:g}x real time "
             f"({'as fast as taken' if not p['pace'] else 'paced'}), {p['repeats']} repeat(s), each in a fresh "
             "process with the models loaded and warmed first. *live*: `LiveDrafter.update()` offered the transcript "
-            f"so far every {p['update_every_s']:g} s of audio and the fact log grew while recording; *cold*: the note "
+            f"so far every {p['update_every_s']:g} s of audio and {growing}; *cold*: the note "
             f"drafted only after the stop. Run {p['date']} on {_machine_line(p['machine'])}; command "
             f"`{p['command']}`."
         )
@@ -1507,6 +1526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk=args.chunk,
             update_every=args.update_every,
             max_seconds=args.max_seconds,
+            design=args.design,
         )
         args.worker_out.write_text(json.dumps(result), encoding="utf-8")
         return 0

@@ -14,8 +14,7 @@ from __future__ import annotations
 import time
 
 from scribe.notes.answers import NOT_DISCUSSED
-from scribe.notes.ask import attempt_timing
-from scribe.notes.backends.base import Backend, Message
+from scribe.notes.backends.base import Backend, Message, call_timing
 from scribe.notes.factlog import transcript_line
 from scribe.notes.grounding import ground_items
 from scribe.notes.prose import split_note
@@ -48,6 +47,6 @@ def one_shot_note(transcript: Transcript, backend: Backend, template: Template) 
         statements = [Statement(text=t) for t in texts] or [Statement(text=NOT_DISCUSSED)]
         draft.sections.append(NoteSection(key=key, title=spec.title, statements=statements))
     ground_items(draft.grounded_items(), transcript)
-    call = attempt_timing("draft:one-shot", started, backend, done)
+    call = call_timing("draft:one-shot", started, backend, done)
     draft.timings = {call.stage: call, "draft": call.model_copy(update={"stage": "draft"})}
     return draft

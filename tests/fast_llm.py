@@ -33,7 +33,6 @@ FAST_LLM: dict[str, object] = {
     "llm_context": 2048,
     "llm_max_tokens": 120,
     "llm_note_tokens": 200,
-    "llm_attempts": 1,
 }
 """Settings overrides: the tiny model, a small context, short answers, no retries."""
 

@@ -41,7 +41,6 @@ def review_server(tmp_path: Path, clinicians: list[str]) -> Iterator[ReviewServe
         "SCRIBE_LLM_CONTEXT": "4096",
         "SCRIBE_LLM_MAX_TOKENS": "160",
         "SCRIBE_DRAFT_LETTERS": "false",
-        "SCRIBE_LLM_ATTEMPTS": "1",
     }
     made = scribe("store", "init-key", tmp_path=tmp_path, env=env)
     assert made.returncode == 0, made.stderr

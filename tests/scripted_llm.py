@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from scribe.notes.backends.base import Completion, Message
+from scribe.notes.backends.base import Completion, Message, OnText
 from scribe.records import Segment, SpeakerRole, Transcript
 
 
@@ -24,19 +24,26 @@ class Scripted:
     def __init__(self, answers: Sequence[str | tuple[str, str]], context_tokens: int = 8192) -> None:
         self.answers = list(answers)
         self.prompts: list[list[Message]] = []
+        self.prefills: list[list[Message]] = []
+        self.pieces = 0  # pieces of answers streamed so far
         self.context_tokens = context_tokens
 
-    def complete(self, messages: Sequence[Message], *, max_tokens: int = 512, **_: Any) -> Completion:
+    def complete(
+        self, messages: Sequence[Message], *, max_tokens: int = 512, on_text: OnText | None = None, **_: Any
+    ) -> Completion:
         self.prompts.append(list(messages))
         answer = self.answers.pop(0) if self.answers else "NONE"
         text, finish = answer if isinstance(answer, tuple) else (answer, "stop")
+        for piece in text.splitlines(keepends=True) if on_text is not None else ():  # streamed a line at a time
+            self.pieces += 1
+            on_text(piece)
         return Completion(text=text, prompt_tokens=10, completion_tokens=len(text.split()), finish_reason=finish)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
     def prefill(self, messages: Sequence[Message]) -> None:
-        pass
+        self.prefills.append(list(messages))
 
     def close(self) -> None:
         pass

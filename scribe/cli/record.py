@@ -27,7 +27,7 @@ from scribe.audio.recording import RecordingExistsError, recover
 from scribe.config import Settings, load_settings
 from scribe.errors import CaptureError, ScribeError
 from scribe.fileio import write_text_atomic
-from scribe.records import Segment, Transcript
+from scribe.records import NoteSection, Segment, Transcript
 
 if TYPE_CHECKING:
     from scribe.notes.draft import LiveDrafter
@@ -179,13 +179,18 @@ def _live_drafter(settings: Settings, console: Console) -> LiveDrafter:
     return LiveDrafter(backend, template, DraftOptions.from_settings(settings))
 
 
+def _show_section(console: Console, section: NoteSection) -> None:
+    """A section of the draft as soon as it is written and checked, for the clinician to start reading."""
+    _say(console, f"  {section.title}", style="bold")
+    for statement in section.statements:
+        _say(console, f"    - {statement.text}")
+
+
 def _finish_note(drafter: LiveDrafter, transcript: Transcript, out: Path, waited: float, console: Console) -> None:
     """Draft the note from the final transcript (the model already read most of it) and save it."""
     started = time.perf_counter()
     try:
-        draft = drafter.finish(
-            transcript, on_section=lambda s: _say(console, f"  {s.title}: {len(s.statements)} statements")
-        )
+        draft = drafter.finish(transcript, on_section=lambda section: _show_section(console, section))
     finally:
         drafter.backend.close()
     write_text_atomic(out, draft.model_dump_json(indent=2))

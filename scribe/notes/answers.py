@@ -1,16 +1,15 @@
 """What the model is asked to answer: small pydantic models whose JSON schemas constrain decoding.
 
-Answers are deliberately flat and short (a small model on a CPU pays for every token). They are
-validated with pydantic whatever the backend, then turned into the note records.
+No drafting step asks for JSON any more (notes and letters are prose or fact lines); the section
+schema stays for ``scripts/bench_llm_decode.py``, which measures what a JSON grammar costs.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 NOT_DISCUSSED = "Not discussed."
 
@@ -26,9 +25,6 @@ class StatementAnswer(_Answer):
 
 class SectionAnswer(_Answer):
     statements: list[StatementAnswer]
-
-
-A = TypeVar("A", bound=BaseModel)
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
@@ -85,21 +81,3 @@ def section_schema(max_statements: int) -> dict[str, Any]:
     statements.update(maxItems=max_statements, minItems=1)
     _bounded(statements["items"])
     return schema
-
-
-def first_json_object(text: str) -> Any:
-    """The first JSON object in ``text`` (models that cannot be constrained sometimes wrap it in prose)."""
-    start = text.find("{")
-    if start < 0:
-        raise ValueError("no JSON object in the answer")
-    value, _ = json.JSONDecoder().raw_decode(text[start:])
-    return value
-
-
-def parse(text: str, model: type[A]) -> A:
-    """Validate an answer; raises ValueError with a short reason the retry prompt can quote."""
-    try:
-        return model.model_validate(first_json_object(text))
-    except (ValueError, ValidationError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"answer is not valid JSON for the schema ({detail})") from None

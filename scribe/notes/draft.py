@@ -1,15 +1,18 @@
 """Draft a structured note from an attributed transcript, as it is spoken or after it ends.
 
-:class:`IncrementalDrafter` shows the model the transcript part by part in one cached
-conversation (:mod:`scribe.notes.factlog`): each part's facts are logged with their evidence,
-grounded at once, repaired once where the check fails, and kept aside as *removed* where the
-repair fails too. The note is assembled from the log: sections in template order (a section with
-no facts says "Not discussed."), structured lists derived from the supported facts
-(:mod:`scribe.notes.lists`), then the omission check.
+A transcript that fits one call is drafted as prose (:mod:`scribe.notes.prose`): one request for
+the note under the template's headings, every sentence grounded, cut back or removed (visibly)
+where the transcript does not support it. Longer ones go to :class:`IncrementalDrafter`, which
+shows the model the transcript part by part in one cached conversation
+(:mod:`scribe.notes.factlog`): each part's facts are logged with their evidence, grounded at once,
+repaired once where the check fails, and kept aside as *removed* where the repair fails too.
+Either way the note is assembled the same way: sections in template order (an empty one says
+"Not discussed."), structured lists derived from the kept statements (:mod:`scribe.notes.lists`),
+then the omission check.
 
-``draft_note`` feeds a whole transcript (an upload, ``scribe note``) in a few parts;
-``LiveDrafter`` feeds the segments of a recording as they are recognised, on a worker thread, so
-that at the stop only the last stretch is read and written.
+``draft_note`` drafts a whole transcript (an upload, ``scribe note``); ``LiveDrafter`` has the
+model read a recording as it is recognised, on a worker thread, so that at the stop only the
+last stretch is left to read before the note is written.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from scribe.errors import DraftError
 from scribe.notes.answers import NOT_DISCUSSED
 from scribe.notes.backends.base import Backend
 from scribe.notes.factlog import FactLog, LoggedFact, LogOptions
-from scribe.notes.prose import Drafted, ProseOptions, draft_prose, fits
-from scribe.notes.templates import Template
+from scribe.notes.prose import Drafted, ProseOptions, draft_prose, fits, transcript_prefix
+from scribe.notes.templates import Template, TemplateSection
 from scribe.records import (
     NoteDraft,
     NoteSection,
@@ -119,11 +122,11 @@ def check_transcript(transcript: Transcript) -> str:
 
 @dataclass(frozen=True)
 class DraftOptions:
-    """How the model reads and writes, and whether unsupported statements get a repair turn.
+    """How the model reads and writes, and whether unsupported statements are repaired.
 
-    ``whole``: a whole transcript (an upload) that fits the context is drafted in one call as
-    prose (:mod:`scribe.notes.prose`); otherwise, and always while recording, it is read in parts
-    into the fact log (:mod:`scribe.notes.factlog`).
+    ``whole``: a transcript (an upload, or a recording) that fits the context is drafted in one
+    call as prose (:mod:`scribe.notes.prose`); otherwise, or with ``whole`` off, it is read in
+    parts into the fact log (:mod:`scribe.notes.factlog`).
     """
 
     log: LogOptions = LogOptions()
@@ -158,6 +161,33 @@ def _ground(facts: Sequence[LoggedFact], segments: Sequence[Segment]) -> None:
         if fact.supported is False and fact.reason:  # decided before the check (too long to be one fact)
             continue
         fact.supported, fact.reason, fact.evidence = statement.supported, statement.reason, statement.evidence
+
+
+def same_ids(seen: dict[int, Segment], final: Transcript) -> bool:
+    """Whether ``final`` kept the ids (and times) of the segments the model was shown."""
+    by_id = {s.id: s for s in final.segments}
+    return all(
+        s.id in by_id and abs(by_id[s.id].start - s.start) < 0.05 and abs(by_id[s.id].end - s.end) < 0.05
+        for s in seen.values()
+    )
+
+
+def later_segments(seen: dict[int, Segment], final: Transcript) -> list[Segment]:
+    """Segments of ``final`` after what the model has been shown (``seen``), with ids that cannot clash.
+
+    When the final transcript kept the ids the model saw (stereo, uploads), they are used as they
+    are; when it renumbered them (a mono recording re-attributed at the stop), the new lines are
+    numbered on from the model's last id (the fact log maps them back by time).
+    """
+    spoken = [s for s in final.segments if s.text.strip()]
+    if not seen:
+        return spoken
+    last_end = max(s.end for s in seen.values())
+    later = [s for s in spoken if (s.start + s.end) / 2 > last_end]
+    if same_ids(seen, final):
+        return later
+    first = max(seen) + 1
+    return [s.model_copy(update={"id": first + i}) for i, s in enumerate(later)]
 
 
 class IncrementalDrafter:
@@ -229,32 +259,12 @@ class IncrementalDrafter:
                 fact.supported, fact.reason = False, "repeats the template's worked example, not this consultation"
 
     def tail(self, final: Transcript) -> list[Segment]:
-        """Segments of the final transcript after what the model has seen, with ids that cannot clash.
-
-        When the final transcript kept the ids the model saw (stereo, uploads), they are used as
-        they are; when it renumbered them (a mono recording re-attributed at the stop), the new
-        lines are numbered on from the model's last id and mapped back by time in :meth:`note`.
-        """
-        spoken = [s for s in final.segments if s.text.strip()]
-        if not self.seen:
-            return spoken
-        last_end = max(s.end for s in self.seen.values())
-        later = [s for s in spoken if (s.start + s.end) / 2 > last_end]
-        if self._same_ids(final):
-            return later
-        first = max(self.seen) + 1
-        return [s.model_copy(update={"id": first + i}) for i, s in enumerate(later)]
-
-    def _same_ids(self, final: Transcript) -> bool:
-        by_id = {s.id: s for s in final.segments}
-        return all(
-            s.id in by_id and abs(by_id[s.id].start - s.start) < 0.05 and abs(by_id[s.id].end - s.end) < 0.05
-            for s in self.seen.values()
-        )
+        """Segments of the final transcript after what the model has seen (:func:`later_segments`)."""
+        return later_segments(self.seen, final)
 
     def _mapping(self, final: Transcript) -> Callable[[list[int]], list[int]]:
         """Map the ids the model cited onto the final transcript's segments (by time where they differ)."""
-        if self._same_ids(final):
+        if same_ids(self.seen, final):
             return lambda ids: sorted(set(ids))
         spans = {i: (s.start, s.end) for i, s in self.seen.items()}
 
@@ -317,6 +327,13 @@ class IncrementalDrafter:
         )
 
 
+def _section(spec: TemplateSection, kept: list[Statement]) -> NoteSection:
+    """A note section from its kept statements; "Not discussed." when there are none."""
+    if not kept:
+        kept = [Statement(text=NOT_DISCUSSED, supported=True, reason="not discussed")]
+    return NoteSection(key=spec.key, title=spec.title, statements=kept)
+
+
 def assemble(
     template: Template,
     backend: Backend,
@@ -338,12 +355,9 @@ def assemble(
         removed=drafted.removed,
     )
     for spec in template.sections:
-        kept = drafted.sections.get(spec.key, [])
-        section = NoteSection(key=spec.key, title=spec.title, statements=kept)
-        if not kept:
-            section.statements = [Statement(text=NOT_DISCUSSED, supported=True, reason="not discussed")]
+        section = _section(spec, drafted.sections.get(spec.key, []))
         draft.sections.append(section)
-        if on_section is not None:
+        if on_section is not None and spec.key not in drafted.announced:
             on_section(section)
     derive_lists(draft, template.lists, final)
     draft.omissions = find_omissions(draft, final)
@@ -372,15 +386,25 @@ def draft_note(
     *,
     options: DraftOptions | None = None,
     on_section: OnSection | None = None,
+    view: Sequence[Segment] | None = None,
+    started: float | None = None,
 ) -> NoteDraft:
-    """Draft, ground and check a note from a whole transcript; ``on_section`` receives each section."""
-    started = time.perf_counter()
+    """Draft, ground and check a note from a whole transcript; ``on_section`` receives each section.
+
+    ``view``: the transcript as the model has already read it, when that differs from
+    ``transcript`` (a recording, whose earlier lines stay as first shown so the model's cache
+    holds); the note is grounded against ``transcript`` either way.
+    """
+    started = time.perf_counter() if started is None else started
     speaker_problem = check_transcript(transcript)
     options = options or DraftOptions()
     segments = [s for s in transcript.segments if s.text.strip()]
-    if options.whole and fits(segments, backend, template, options.prose):
+    shown = segments if view is None else [s for s in view if s.text.strip()]
+    if options.whole and fits(shown, backend, template, options.prose):
         spoken = transcript.model_copy(update={"segments": segments})
-        drafted = draft_prose(spoken, backend, template, options.prose, _quoted(segments))
+        specs = {spec.key: spec for spec in template.sections}
+        written = None if on_section is None else lambda key, kept: on_section(_section(specs[key], kept))
+        drafted = draft_prose(spoken, backend, template, options.prose, _quoted(shown), view=shown, on_written=written)
         drafted.problems.insert(0, speaker_problem)
         return assemble(template, backend, transcript, drafted, started, on_section)
     log.info("the transcript does not fit one call; it is read in parts, one fact per line")
@@ -392,8 +416,15 @@ class LiveDrafter:
     """Drafts while the consultation is recorded: new segments are read on a worker thread.
 
     Call :meth:`update` with the transcript so far as often as you like (it returns at once;
-    the worker reads whatever arrived since its last part), then :meth:`finish` with the final
-    transcript: it waits for the part in progress, reads the last stretch and assembles the note.
+    the worker reads whatever arrived since it last read), then :meth:`finish` with the final
+    transcript: it waits for the read in progress, reads the last stretch and writes the note.
+
+    With ``DraftOptions.whole`` (the default) the model reads the prose request's transcript as it
+    grows (:func:`~scribe.notes.prose.transcript_prefix`), so at the stop it reads only the last
+    stretch and the request's closing lines, then writes the note, each section passed on as soon
+    as it is written and checked. A recording that outgrows one call (about 40 minutes of talk at
+    8192 tokens) switches to the fact log, which writes as it reads. Lines keep the speaker and
+    text they were first shown with, so a re-attribution at the stop does not void the cache.
     """
 
     def __init__(
@@ -405,7 +436,12 @@ class LiveDrafter:
         lock: threading.Lock | None = None,
     ) -> None:
         self.backend = backend
-        self.drafter = IncrementalDrafter(backend, template, options)
+        self.template = template
+        self.options = options or DraftOptions()
+        self.drafter = IncrementalDrafter(backend, template, self.options)
+        self.prose = self.options.whole  # until the recording outgrows one call; then the fact log
+        self.shown: dict[int, Segment] = {}  # prose: the lines the model has read, as first shown
+        self._quoted: set[int] = set()
         self._lock = lock or threading.Lock()  # a caller's lock keeps the model off cores its ASR is using
         self._latest: list[Segment] | None = None
         self._busy = False
@@ -422,10 +458,10 @@ class LiveDrafter:
             self._wake.notify_all()
 
     def _run(self) -> None:
-        try:  # the rules and the worked example are read before the first words arrive
+        try:  # the request's opening (or the fact log's rules) is read before the first words arrive
             with self._lock:
-                self.backend.prefill(self.drafter.log.messages)
-        except Exception:  # noqa: BLE001  # an optimisation only: the first part reads them otherwise
+                self.backend.prefill(transcript_prefix([]) if self.prose else self.drafter.log.messages)
+        except Exception:  # noqa: BLE001  # an optimisation only: the first read does it otherwise
             log.warning("could not prefill the drafting conversation", exc_info=True)
         while True:
             with self._wake:
@@ -437,13 +473,27 @@ class LiveDrafter:
                 self._busy = True
             try:
                 with self._lock:
-                    self.parts_read += self.drafter.read(segments)
+                    self._read(segments)
             except Exception:  # noqa: BLE001  # drafting during recording is an optimisation; finish() redoes it
                 log.warning("live drafting failed; the note will be drafted after the stop", exc_info=True)
             finally:
                 with self._wake:
                     self._busy = False
                     self._wake.notify_all()
+
+    def _read(self, segments: Sequence[Segment]) -> None:
+        """Have the model read what is new: the prose request's transcript, or the fact log's next parts."""
+        if self.prose:
+            new = [s for s in segments if s.text.strip() and s.id not in self.shown]
+            self.shown.update((s.id, s) for s in new)
+            self._quoted |= _quoted(new)
+            view = list(self.shown.values())
+            if fits(view, self.backend, self.template, self.options.prose):
+                self.backend.prefill(transcript_prefix(view, frozenset(self._quoted)))
+                return
+            log.info("the recording has outgrown one call; from here its note is read in parts as facts")
+            self.prose = False
+        self.parts_read += self.drafter.read(segments)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every offer so far is read; False if ``timeout`` passed first."""
@@ -457,10 +507,21 @@ class LiveDrafter:
         self._worker.join()
 
     def finish(self, transcript: Transcript, on_section: OnSection | None = None) -> NoteDraft:
-        """Stop reading in the background, read the last stretch of ``transcript`` and assemble the note."""
+        """Stop reading in the background, read the last stretch of ``transcript`` and write the note."""
         started = time.perf_counter()
         self._join()
         with self._lock:
+            if self.prose:
+                view = list(self.shown.values()) + later_segments(self.shown, transcript)
+                return draft_note(
+                    transcript,
+                    self.backend,
+                    self.template,
+                    options=self.options,
+                    on_section=on_section,
+                    view=view,
+                    started=started,
+                )
             return self.drafter.note(transcript, on_section, started, repair_tail=False)
 
     def close(self) -> None:

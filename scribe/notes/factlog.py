@@ -30,8 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from scribe.errors import BackendError
-from scribe.notes.ask import attempt_timing
-from scribe.notes.backends.base import Backend, Completion, Message
+from scribe.notes.backends.base import Backend, Completion, Message, call_timing
 from scribe.notes.backends.lines import LineFormat
 from scribe.notes.templates import Template
 from scribe.records import RemovedStatement, Segment, SpeakerRole, StageTiming, Statement
@@ -325,7 +324,7 @@ class FactLog:
         cut = done.finish_reason == "length"
         log.debug("%s answer (%s): %r", stage, done.finish_reason, done.text)
         answer = parse_answer(done.text, self.codes, cut=cut)
-        self.timings.append(attempt_timing(stage, started, self.backend, done))
+        self.timings.append(call_timing(stage, started, self.backend, done))
         return answer, done
 
     def transcript_block(self) -> str:

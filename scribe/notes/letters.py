@@ -1,101 +1,111 @@
 """Letters from a note: to the GP (or referral recipient) and to the patient in plain language.
 
-The model reads the note's statements that the grounding check supported, numbered, never the
-flagged ones; each sentence it writes cites those numbers, which map back to the transcript
-segments behind them, and the letter is grounded against the transcript like the note. The
-patient letter's reading level is measured.
+The model reads the note's statements that the grounding check supported, never the flagged
+ones, and writes the letter's body as plain prose, the form a small model writes best (a
+JSON-shaped letter, with a number cited per sentence, looped on the demo consultation: one
+invented sentence written 16 times). The answer is split into paragraphs and sentences; a
+sentence written a fourth time ends the answer, a repeated one is kept once, the greeting and
+sign-off the model adds are left out (the letter has its own), and every sentence is grounded
+against the transcript like the note: the check finds its evidence or flags it for the
+clinician. The patient letter's reading level is measured.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
-
 from scribe.config import Settings
 from scribe.errors import DraftError
-from scribe.notes import prompts
-from scribe.notes.answers import NOT_DISCUSSED, StatementAnswer, section_schema
-from scribe.notes.ask import Source, ask
-from scribe.notes.backends.base import Backend
-from scribe.records import Letter, LetterKind, NoteDraft, StageTiming, Statement, Transcript
+from scribe.notes.answers import NOT_DISCUSSED
+from scribe.notes.backends.base import Backend, Message, call_timing
+from scribe.notes.prose import BULLET, complete_part, sentences, unique_statements
+from scribe.records import Letter, LetterKind, NoteDraft, StageTiming, Transcript
+
+log = logging.getLogger(__name__)
 
 SALUTATION = {LetterKind.GP: "Dear Colleague,", LetterKind.PATIENT: "Dear [patient's name],"}
 CLOSING = "Yours sincerely,\n[clinician's name]"
-
+SYSTEM = "You are a helpful assistant that writes letters from clinical notes."
 _TASKS = {
     LetterKind.GP: (
-        "Task: write the body of a letter from the clinician to the patient's GP about this consultation, using only "
-        "the numbered facts above: why the patient was seen, the relevant history and findings, the assessment, the "
-        "plan including medicines with doses, and any actions for the GP. Formal British clinical English, third "
-        'person ("I saw [the patient] today..." is fine without a name). 3 to 5 paragraphs.'
+        "Write the body of a letter from the clinician to the patient's GP about this consultation, using only the "
+        "facts above: why the patient was seen, the relevant history and findings, the assessment, the plan "
+        "including medicines with doses, and any actions for the GP. Formal British clinical English. 3 to 5 "
+        "paragraphs. Do not write the greeting or the sign-off."
     ),
     LetterKind.PATIENT: (
-        "Task: write the body of a letter to the patient about this consultation, using only the numbered facts above. "
-        'Write to them as "you", in plain English for someone with a reading age of 9 to 11: short sentences, everyday '
-        "words, no abbreviations, explain any medical word. Say what we found, what we think is going on, what happens "
-        "next, medicines and how to take them, and when to get help. 3 to 5 short paragraphs."
+        "Write the body of a letter to the patient about this consultation, using only the facts above. Write to "
+        'them as "you", in plain English for someone with a reading age of 9 to 11: short sentences, everyday '
+        "words, no abbreviations, explain any medical word. Say what was found, what happens next, medicines and "
+        "how to take them, and when to get help, where the facts say so. 3 to 5 short paragraphs. Do not write "
+        "the greeting or the sign-off."
     ),
 }
+_HEADING = re.compile(r"^(?:#+\s.*|\*\*[^*]+\*\*:?|[A-Z][A-Za-z ]{0,40}:)$")
+_GREETING = re.compile(r"^(dear\b|to whom|hello\b|hi\b)", re.IGNORECASE)
+_SIGN_OFF = re.compile(
+    r"^(yours\b|kind regards|best regards|warm regards|best wishes|regards\b|sincerely\b|\[[^\]]*name[^\]]*\])",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
 class LetterOptions:
-    """How much a letter may take, and how many tries it gets."""
+    """How much a letter may take."""
 
     max_tokens: int = 700
-    attempts: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LetterOptions:
-        return cls(max_tokens=settings.llm_max_tokens, attempts=settings.llm_attempts)
+        return cls(max_tokens=settings.llm_max_tokens)
 
 
-class _ParagraphAnswer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    statements: list[StatementAnswer]
-
-
-class LetterAnswer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    paragraphs: list[_ParagraphAnswer]
-
-
-def _schema() -> dict:
-    paragraph = section_schema(6)
-    return {
-        "type": "object",
-        "properties": {"paragraphs": {"type": "array", "items": paragraph, "minItems": 1, "maxItems": 6}},
-        "required": ["paragraphs"],
-        "additionalProperties": False,
-    }
-
-
-def note_facts(draft: NoteDraft) -> Source:
-    """The note's supported statements and items as numbered lines mapped to their segments."""
+def note_facts(draft: NoteDraft) -> str:
+    """The note's supported statements and items, one per line, as the letter's model reads them."""
     facts: list[str] = []
-    expand: dict[int, list[int]] = {}
     for section in draft.sections:
-        for statement in section.statements:
-            if statement.supported is False or statement.text == NOT_DISCUSSED:
-                continue
-            expand[len(facts)] = list(statement.evidence)
-            facts.append(f"{section.title}: {statement.text}")
+        facts.extend(
+            f"{section.title}: {s.text}"
+            for s in section.statements
+            if s.supported is not False and s.text != NOT_DISCUSSED
+        )
     for label, items in (
         ("Medication", draft.medications),
         ("Allergy", draft.allergies),
         ("Problem", draft.problems),
         ("Finding", draft.findings),
     ):
-        for item in items:
-            if item.supported is not False:
-                expand[len(facts)] = list(item.evidence)
-                facts.append(f"{label}: {item.claim()}")
+        facts.extend(f"{label}: {item.claim()}" for item in items if item.supported is not False)
     if not facts:
         raise DraftError("the note has no supported statements to write a letter from; review the note first")
-    lines = "".join(f"[{i}] {text}\n" for i, text in enumerate(facts))
-    return Source(lines, expand)
+    return "".join(f"- {fact}\n" for fact in facts)
+
+
+def letter_prompt(draft: NoteDraft, kind: LetterKind) -> list[Message]:
+    """The request: the note's supported facts, then what the letter is for and how it reads."""
+    facts = note_facts(draft)
+    return [Message("system", SYSTEM), Message("user", f"Facts from the consultation note:\n{facts}\n{_TASKS[kind]}")]
+
+
+def split_letter(text: str) -> list[list[str]]:
+    """Paragraphs of sentences in a letter's body, without the greeting and anything from the sign-off on."""
+    paragraphs: list[list[str]] = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        found: list[str] = []
+        for raw in block.splitlines():
+            if _HEADING.match(raw.strip()):  # a heading the model added: letters have none
+                continue
+            line = BULLET.sub("", raw).strip().strip("*#").strip()
+            if _SIGN_OFF.match(line):
+                return [p for p in [*paragraphs, found] if p]
+            if line and not _GREETING.match(line):
+                found.extend(sentences(line))
+        if found:
+            paragraphs.append(found)
+    return paragraphs
 
 
 def draft_letter(
@@ -112,37 +122,26 @@ def draft_letter(
 
     options = options or LetterOptions()
     started = time.perf_counter()
-    source = note_facts(draft)
-    call = ask(
-        backend,
-        source.lines,
-        _TASKS[kind],
-        _schema(),
-        LetterAnswer,
-        options.max_tokens,
-        options.attempts,
-        f"letter:{kind}",
-        frame=prompts.NOTE_FRAME,
-    )
+    messages = letter_prompt(draft, kind)
+    done = backend.complete(messages, max_tokens=options.max_tokens, stop_loops=True)
     letter = Letter(kind=kind, salutation=SALUTATION[kind], closing=CLOSING, model=backend.model, backend=backend.name)
-    if call.answer is None:
+    seen: set[str] = set()
+    for paragraph in split_letter(complete_part(done)):
+        statements = unique_statements(paragraph, seen)
+        if statements:
+            letter.paragraphs.append(statements)
+    if done.finish_reason == "length":
         letter.complete = False
-        letter.incomplete_reason = call.error
-    else:
-        assert isinstance(call.answer, LetterAnswer)
-        for paragraph in call.answer.paragraphs:
-            statements = [
-                Statement(text=" ".join(s.text.split()), evidence=source.evidence(s.evidence))
-                for s in paragraph.statements
-                if s.text.strip()
-            ]
-            if statements:
-                letter.paragraphs.append(statements)
-        ground_letter(letter, transcript)
-        if letter.statements():
-            letter.readability = letter_readability(letter)
+        letter.incomplete_reason = f"the letter was cut at {options.max_tokens} tokens; its last sentence is left out"
+    if not letter.paragraphs:
+        letter.complete = False
+        letter.incomplete_reason = "the model wrote no letter; write it by hand or draft it again"
+        log.warning("%s letter: no sentences in the model's answer %r", kind, done.text[:200])
+    ground_letter(letter, transcript)
+    if letter.statements():
+        letter.readability = letter_readability(letter)
     letter.timings = {
-        **{t.stage: t for t in call.timings},
+        f"letter:{kind}": call_timing(f"letter:{kind}", started, backend, done),
         "letter": StageTiming(stage="letter", wall_seconds=time.perf_counter() - started, model=backend.model),
     }
     return letter

@@ -27,11 +27,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from scribe.notes.ask import attempt_timing
-from scribe.notes.backends.base import Backend, Completion, Message
+from scribe.notes.backends.base import Backend, Completion, Message, call_timing
 from scribe.notes.factlog import normal_text, transcript_line
 from scribe.notes.grounding import ground_items, is_not_discussed
 from scribe.notes.templates import Template
@@ -41,7 +40,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM = "You are a helpful assistant that writes clinical notes from consultation transcripts."
 RULES = "Use only what was said in the consultation."
-_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
+BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _LABEL_ONLY = re.compile(r"^[*_]*[A-Za-z][A-Za-z0-9 /&()'-]{0,40}[*_]*:[*_\s]*$")
 _LABEL = re.compile(r"^\*{0,2}([A-Z][A-Za-z /&-]{1,40}?)\*{0,2}:\*{0,2}\s+(?=\S)")
@@ -64,6 +63,17 @@ class Drafted:
     calls: list[StageTiming] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     condensed: bool = False  # the transcript outgrew the context (fact log only)
+    announced: set[str] = field(default_factory=set)  # sections already passed on as the answer came
+
+
+def transcript_prefix(segments: Sequence[Segment], quoted: frozenset[int] = frozenset()) -> list[Message]:
+    """The request up to the end of the transcript: what a recording can have the model read as it grows.
+
+    :func:`note_prompt` extends exactly this text, so a model that has read it (``Backend.prefill``)
+    only reads the request's closing lines once the consultation ends.
+    """
+    lines = "".join(transcript_line(s, s.id in quoted) + "\n" for s in segments if s.text.strip())
+    return [Message("system", SYSTEM), Message("user", f"Transcript:\n{lines}")]
 
 
 def note_prompt(segments: Sequence[Segment], template: Template, quoted: frozenset[int] = frozenset()) -> list[Message]:
@@ -73,14 +83,13 @@ def note_prompt(segments: Sequence[Segment], template: Template, quoted: frozens
     model is sensitive to every word, and rules added here made its notes shorter on the tuning
     set. Lines read as instructions to software are labelled as recorded speech.
     """
+    system, user = transcript_prefix(segments, quoted)
     headings = "\n".join(f"{s.title}: {s.instruction}" for s in template.sections)
-    lines = "".join(transcript_line(s, s.id in quoted) + "\n" for s in segments if s.text.strip())
     return [
-        Message("system", SYSTEM),
+        system,
         Message(
             "user",
-            f"Transcript:\n{lines}\nWrite a {template.title} of this consultation with these headings:\n{headings}\n"
-            f"{RULES}",
+            f"{user.content}\nWrite a {template.title} of this consultation with these headings:\n{headings}\n{RULES}",
         ),
     ]
 
@@ -102,10 +111,16 @@ def split_note(text: str, template: Template) -> dict[str, list[str]]:
     Headings may stand on their own line (``## Plan``, ``**Plan:**``) or start one (``Plan: ...``);
     a bold sub-label (``**Onset:** ...``) is dropped from its sentence.
     """
+    return _parse(text, template)[0]
+
+
+def _parse(text: str, template: Template) -> tuple[dict[str, list[str]], list[str]]:
+    """:func:`split_note`'s sentences, and the section keys in the order the note's headings came."""
     titles = {s.title.lower(): s.key for s in template.sections} | {
         s.key.replace("_", " "): s.key for s in template.sections
     }
     found: dict[str, list[str]] = {s.key: [] for s in template.sections}
+    order: list[str] = []
     current: str | None = None
     for raw in text.splitlines():
         line = raw.strip()
@@ -117,28 +132,36 @@ def split_note(text: str, template: Template) -> dict[str, list[str]]:
             key = _heading(head, titles)
             if key is not None:
                 current, line, key = key, rest.strip(), None
+                order.append(current)
                 if not line:
                     continue
         if key is not None:
             current = key
+            order.append(current)
             continue
         if current is None:
             continue
-        body = _BULLET.sub("", line).strip()
+        body = BULLET.sub("", line).strip()
         if _LABEL_ONLY.match(body):  # "Right knee:" over the sentences it labels
             continue
-        body = _LABEL.sub("", body).strip(" *")
-        for sentence in _SENTENCE.split(body):
-            sentence = sentence.strip(" *")
-            if len(re.findall(r"[A-Za-z0-9]+", sentence)) >= 2 and not is_not_discussed(sentence):
-                found[current].append(sentence)
+        found[current].extend(sentences(_LABEL.sub("", body)))
+    return found, order
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a line of prose, without markdown emphasis, lone words or "Not discussed."."""
+    found = []
+    for sentence in _SENTENCE.split(text.strip(" *")):
+        sentence = sentence.strip(" *")
+        if len(re.findall(r"[A-Za-z0-9]+", sentence)) >= 2 and not is_not_discussed(sentence):
+            found.append(sentence)
     return found
 
 
 _ECHOES = frozenset(normal_text(s) for s in _SENTENCE.split(RULES))  # the request's own rules, written back
 
 
-def _statements(texts: Sequence[str], seen: set[str]) -> list[Statement]:
+def unique_statements(texts: Sequence[str], seen: set[str]) -> list[Statement]:
     """Sentences as statements, each once (a sentence repeated, also under another heading, is kept once)."""
     statements = []
     for text in texts:
@@ -149,42 +172,101 @@ def _statements(texts: Sequence[str], seen: set[str]) -> list[Statement]:
     return statements
 
 
+OnWritten = Callable[[str, list[Statement]], None]
+
+
+class _Sections:
+    """The note's sections as the answer comes: each checked, and announced once the model has moved on.
+
+    A section is final when the model writes another heading after it, so with a callback the
+    clinician's first section is ready while the rest is still being written; without one every
+    section is checked at the end. Either way each sentence is checked once, in the order written.
+    """
+
+    def __init__(
+        self, transcript: Transcript, template: Template, repair: bool, on_written: OnWritten | None = None
+    ) -> None:
+        self.transcript = transcript
+        self.template = template
+        self.repair = repair
+        self.on_written = on_written
+        self.text = ""
+        self.kept: dict[str, list[Statement]] = {s.key: [] for s in template.sections}
+        self.checked: dict[str, int] = {s.key: 0 for s in template.sections}  # sentences read per section
+        self.announced: set[str] = set()
+        self.removed: list[RemovedStatement] = []
+        self.repaired = 0
+        self._seen: set[str] = set()
+
+    def feed(self, piece: str) -> None:
+        """Streamed text: check and announce each section the model has finished."""
+        self.text += piece
+        if self.on_written is None or "\n" not in piece:
+            return
+        found, order = _parse(self.text[: self.text.rfind("\n")], self.template)
+        for key in dict.fromkeys(order[:-1]):
+            if key != order[-1] and key not in self.announced:
+                self._check(key, found[key])
+                self.announced.add(key)
+                self.on_written(key, self.kept[key])
+
+    def finish(self, text: str) -> dict[str, list[str]]:
+        """Check every sentence not yet checked (what came after the stream's last section); returns the split."""
+        found = split_note(text, self.template)
+        for key, written in found.items():
+            self._check(key, written)
+        return found
+
+    def _check(self, key: str, written: Sequence[str]) -> None:
+        statements = unique_statements(written[self.checked[key] :], self._seen)
+        self.checked[key] = max(self.checked[key], len(written))
+        ground_items(statements, self.transcript)
+        for statement in statements:
+            if statement.supported is False:
+                self.removed.append(RemovedStatement(section=key, statement=statement))
+                trimmed = trim(statement, self.transcript) if self.repair else None
+                if trimmed is None:
+                    continue
+                statement = trimmed
+                self.repaired += 1
+            self.kept[key].append(statement)
+
+
 def draft_prose(
     transcript: Transcript,
     backend: Backend,
     template: Template,
     options: ProseOptions | None = None,
     quoted: frozenset[int] = frozenset(),
+    *,
+    view: Sequence[Segment] | None = None,
+    on_written: OnWritten | None = None,
 ) -> Drafted:
-    """One call for the whole note, grounded; unsupported sentences cut back to what is supported, or removed."""
+    """One call for the whole note, grounded; unsupported sentences cut back to what is supported, or removed.
+
+    ``view`` is the transcript as the model is shown it when that differs from ``transcript``
+    (a recording keeps the lines as first read, so the model's cache holds); the note is always
+    grounded against ``transcript``. ``on_written`` receives each section's kept statements as soon
+    as the model has finished it.
+    """
     options = options or ProseOptions()
-    messages = note_prompt(transcript.segments, template, quoted)
+    messages = note_prompt(transcript.segments if view is None else view, template, quoted)
+    sections = _Sections(transcript, template, options.repair, on_written)
     started = time.perf_counter()
-    done = backend.complete(messages, max_tokens=options.max_tokens, stop_loops=True)
-    note = Drafted(sections={}, calls=[attempt_timing("draft:note", started, backend, done)])
+    done = backend.complete(messages, max_tokens=options.max_tokens, stop_loops=True, on_text=sections.feed)
+    note = Drafted(sections=sections.kept, calls=[call_timing("draft:note", started, backend, done)])
     if done.finish_reason == "length":
         note.problems.append(f"the note was cut at {options.max_tokens} tokens; its last sentence is left out")
-    seen: set[str] = set()
-    texts = split_note(_complete_part(done), template)
-    if not any(texts.values()) and done.text.strip():
+    found = sections.finish(complete_part(done))
+    if not any(found.values()) and done.text.strip():
         log.warning("the model's note had none of the template's headings: %r", done.text[:200])
         note.problems.append("the model's answer did not follow the template's headings")
-    note.sections = {key: _statements(found, seen) for key, found in texts.items()}
-    ground_items([s for found in note.sections.values() for s in found], transcript)
-    repaired = 0
-    for key, found in note.sections.items():
-        for statement in list(found):
-            if statement.supported is not False:
-                continue
-            note.removed.append(RemovedStatement(section=key, statement=statement))
-            trimmed = trim(statement, transcript) if options.repair else None
-            if trimmed is None:
-                found.remove(statement)
-            else:
-                found[found.index(statement)] = trimmed
-                repaired += 1
+    note.removed = sections.removed
+    note.announced = sections.announced
     if note.removed:
-        log.info("%d sentences unsupported; %d cut back to what their evidence says", len(note.removed), repaired)
+        log.info(
+            "%d sentences unsupported; %d cut back to what their evidence says", len(note.removed), sections.repaired
+        )
     return note
 
 
@@ -212,7 +294,7 @@ def trim(statement: Statement, transcript: Transcript) -> Statement | None:
     return None
 
 
-def _complete_part(done: Completion) -> str:
+def complete_part(done: Completion) -> str:
     """The answer without its unfinished last sentence when it was cut at the token limit."""
     if done.finish_reason != "length":
         return done.text

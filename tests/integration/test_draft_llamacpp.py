@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from scribe.notes.draft import DraftOptions, IncrementalDrafter, LiveDrafter, ch
 from scribe.notes.factlog import LogOptions
 from scribe.notes.inputs import load_transcript
 from scribe.notes.letters import LetterOptions, draft_letter
-from scribe.notes.prose import ProseOptions
+from scribe.notes.prose import ProseOptions, note_prompt, transcript_prefix
 from scribe.notes.templates import load_template
 from scribe.records import LetterKind, NoteDraft, Segment, SpeakerRole, Statement, Transcript
 
@@ -169,14 +170,30 @@ def test_live_drafter_reads_while_recording_so_only_the_last_stretch_is_left(
         drafter.update(Transcript(segments=knee.segments[:n]))
         assert drafter.wait_idle(timeout=120)
     sections: list[str] = []
-    parts_before = drafter.parts_read
     draft = drafter.finish(knee, on_section=lambda s: sections.append(s.key))
-    assert parts_before >= 2
-    assert sections == ["subjective", "objective", "assessment", "plan"]
-    last = draft.timings[f"draft:part{parts_before + 1}"]
-    assert last.cached_tokens and last.prompt_tokens - last.cached_tokens < 250, "only the last lines were read"
+    assert sorted(sections) == sorted(["subjective", "objective", "assessment", "plan"]), "each section once"
+    note = draft.timings["draft:note"]
+    request = note_prompt(knee.segments, load_template("soap"))[1].content
+    read = transcript_prefix(knee.segments[:15])[1].content
+    assert request.startswith(read)
+    left = small_llm.count_tokens(request[len(read) :]) + 10  # the last lines and the task, the chat template's end
+    assert note.cached_tokens and note.prompt_tokens - note.cached_tokens <= left, "only the last stretch was read"
     ids = {s.id for s in knee.segments}
     assert all(set(i.evidence) <= ids for i in draft.grounded_items())
+
+
+def test_live_fact_log_writes_while_recording_so_only_the_last_part_is_left(
+    small_llm: LlamaCppBackend, knee: Transcript
+) -> None:
+    drafter = LiveDrafter(small_llm, load_template("soap"), replace(FAST, whole=False))
+    for n in (5, 10, 15):
+        drafter.update(Transcript(segments=knee.segments[:n]))
+        assert drafter.wait_idle(timeout=120)
+    parts_before = drafter.parts_read
+    draft = drafter.finish(knee)
+    assert parts_before >= 2
+    last = draft.timings[f"draft:part{parts_before + 1}"]
+    assert last.cached_tokens and last.prompt_tokens - last.cached_tokens < 250, "only the last lines were read"
 
 
 def test_past_the_context_drafting_goes_on_in_a_fresh_one_without_losing_facts(

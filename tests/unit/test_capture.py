@@ -464,7 +464,9 @@ def test_cli_live_transcribes_and_drafts_while_recording(tmp_path: Path, monkeyp
     assert {s.speaker.value for s in transcript.segments} <= {"clinician", "patient"}
     assert "transcript ready" in result.output and f"saved {out}" in result.output
     assert transcript.duration == pytest.approx(len(open_recording(out)[0]) / RATE, abs=0.2)
-    # the note grew while recording (several parts), and its evidence maps onto the final, re-attributed ids
-    assert len([k for k in draft.timings if k.startswith("draft:part")]) >= 2, list(draft.timings)
+    # the model read the transcript while recording (at the stop most of the request was in its cache), and
+    # the note's evidence is on the final, re-attributed ids
+    note_call = draft.timings["draft:note"]
+    assert note_call.cached_tokens and note_call.cached_tokens > note_call.prompt_tokens / 2, note_call
     ids = {s.id for s in transcript.segments}
     assert all(set(item.evidence) <= ids for item in draft.grounded_items())

@@ -177,12 +177,12 @@ def test_a_fact_copied_from_the_worked_example_is_removed_even_where_the_check_f
     assert draft.removed[0].statement.reason == "repeats the template's worked example, not this consultation"
 
 
-def test_after_the_stop_the_last_stretch_gets_no_repair_turn_so_the_note_is_not_held_up() -> None:
+def test_after_the_stop_the_fact_logs_last_stretch_gets_no_repair_turn_so_the_note_is_not_held_up() -> None:
     from scribe.notes.draft import LiveDrafter
 
     transcript = headache_transcript()
     backend = Scripted(["PC [1] Left-sided headache for three days.", "PL [4] Ibuprofen 400 mg."])
-    drafter = LiveDrafter(backend, GP)
+    drafter = LiveDrafter(backend, GP, FACT_LOG)
     drafter.update(Transcript(segments=transcript.segments[:4]))
     assert drafter.wait_idle(timeout=10)
     draft = drafter.finish(transcript)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from scripted_llm import Scripted, headache_transcript  # tests/ is on sys.path
 
 from scribe.notes.backends.base import SentenceLoop
-from scribe.notes.draft import DraftOptions, draft_note
+from scribe.notes.draft import DraftOptions, LiveDrafter, draft_note
 from scribe.notes.prose import ProseOptions, note_prompt, split_note
 from scribe.notes.templates import load_template
+from scribe.records import SpeakerRole, Transcript
 
 GP = load_template("gp")
 
@@ -126,3 +127,72 @@ def test_sentence_loop_ends_at_the_fourth_writing_of_a_sentence_not_before() -> 
     assert loop.feed(sentence + "\n")
     short = SentenceLoop()
     assert not any(short.feed("Not discussed.\n") for _ in range(10)), "short fillers repeat freely"
+
+
+def test_each_section_is_passed_on_once_as_soon_as_the_model_has_moved_past_it() -> None:
+    backend = Scripted([NOTE])
+    announced: list[tuple[str, int, list[str]]] = []
+    draft = draft_note(
+        headache_transcript(),
+        backend,
+        GP,
+        on_section=lambda s: announced.append((s.key, backend.pieces, [st.text for st in s.statements])),
+    )
+    written = ["presenting_complaint", "history", "examination", "plan"]  # the safety netting is written last
+    rest = ["assessment", "safety_netting", "follow_up"]  # at the end of the answer, in the template's order
+    assert [key for key, _, _ in announced] == written + rest, "each section once"
+    first_key, pieces_then, texts = announced[0]
+    assert first_key == "presenting_complaint" and pieces_then == 3, "ready when the next heading came, not at the end"
+    assert texts == ["Headache on the left side for three days."]
+    assert {key: texts for key, _, texts in announced} == _sections(draft), "what was passed on is the note"
+
+
+def _live(backend: Scripted, transcript, offers: tuple[int, ...]) -> LiveDrafter:
+    drafter = LiveDrafter(backend, GP)
+    for n in offers:
+        drafter.update(Transcript(segments=transcript.segments[:n]))
+        assert drafter.wait_idle(timeout=10)
+    return drafter
+
+
+def test_while_recording_the_model_reads_the_request_as_it_grows_and_at_the_stop_writes_once() -> None:
+    transcript = headache_transcript()
+    backend = Scripted([NOTE])
+    draft = _live(backend, transcript, (2, 4)).finish(transcript)
+    read = [m[-1].content for m in backend.prefills]
+    assert read[0] == "Transcript:\n" and "[3] Patient: No vomiting." in read[-1]
+    (prompt,) = backend.prompts
+    assert all(prompt[1].content.startswith(r) for r in read), "every read is a prefix of the final request"
+    assert prompt[1].content.count("[4] Clinician: Take paracetamol") == 1, "the last stretch is added once"
+    assert _sections(draft)["plan"] == ["Paracetamol 1 g four times a day."]
+    assert [r.statement.text for r in draft.removed] == ["Ibuprofen 400 mg three times a day."]
+
+
+def test_lines_keep_the_speaker_first_shown_when_a_mono_recording_is_relabelled_at_the_stop() -> None:
+    transcript = headache_transcript()
+    backend = Scripted(["Plan: Paracetamol 1 g four times a day."])
+    drafter = _live(backend, transcript, (3,))
+    swapped = {SpeakerRole.CLINICIAN: SpeakerRole.PATIENT, SpeakerRole.PATIENT: SpeakerRole.CLINICIAN}
+    final = Transcript(  # re-attributed and renumbered at the stop, as a mono recording can be
+        segments=[s.model_copy(update={"id": s.id + 10, "speaker": swapped[s.speaker]}) for s in transcript.segments]
+    )
+    draft = drafter.finish(final)
+    (prompt,) = backend.prompts
+    assert prompt[1].content.startswith(backend.prefills[-1][-1].content), "the model's view did not change"
+    assert "[0] Clinician: What brings you in today?" in prompt[1].content
+    assert "[3] Clinician: No vomiting." in prompt[1].content, "new lines numbered on, with their final speaker"
+    plan = next(s for s in draft.sections if s.key == "plan").statements[0]
+    assert plan.supported and set(plan.evidence) <= {s.id for s in final.segments}, "grounded against the final"
+
+
+def test_a_recording_that_outgrows_one_call_goes_on_in_the_fact_log_without_losing_lines() -> None:
+    transcript = headache_transcript()
+    words = len("".join(m.content for m in note_prompt(transcript.segments[:2], GP)).split())
+    backend = Scripted(["PC [1] Left-sided headache for three days.", "PL [4] Paracetamol 1 g four times a day."])
+    backend.context_tokens = words + ProseOptions().max_tokens + 64  # two lines fit one call; four do not
+    drafter = _live(backend, transcript, (2, 4))
+    assert not drafter.prose and drafter.parts_read == 1
+    assert "[0] Clinician" in backend.prompts[0][-1].content, "the fact log read the lines from the start"
+    draft = drafter.finish(transcript)
+    assert _sections(draft)["presenting_complaint"] == ["Left-sided headache for three days."]
+    assert _sections(draft)["plan"] == ["Paracetamol 1 g four times a day."]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from scribe.notes.backends.lines import LineFormat
+from scribe.records import StageTiming
 
 Role = Literal["system", "user", "assistant"]
 OnText = Callable[[str], None]
@@ -120,3 +122,17 @@ class SentenceLoop:
             if self._counts[key] >= self.times:
                 return True
         return False
+
+
+def call_timing(stage: str, started: float, backend: Backend, done: Completion) -> StageTiming:
+    """The record of one model call (``started``: its ``time.perf_counter()`` at the start)."""
+    return StageTiming(
+        stage=stage,
+        wall_seconds=time.perf_counter() - started,
+        model=backend.model,
+        device=backend.device,
+        prompt_tokens=done.prompt_tokens or None,
+        cached_tokens=done.cached_tokens or None,
+        completion_tokens=done.completion_tokens or None,
+        finish_reason=done.finish_reason or None,
+    )
