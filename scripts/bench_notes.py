@@ -1270,7 +1270,7 @@ def _speed_markdown(parts: list[dict[str, Any]], add: Callable[[str], None]) -> 
             "prose": "the model read the note request's transcript as it grew and wrote the note after the stop, "
             "each section passed on as soon as it was written and checked",
             "fact-log": "the fact log grew while recording",
-        }[design]
+        }.get(design, "the model read the transcript as it grew")
         add(
             f"Consultations `{p['consultation']}` (SYNTHETIC audio, stereo: one voice per channel, attributed by "
             "channel; mono: the two channels summed, attributed by voice at the stop), each fed to `LiveTranscriber` "
