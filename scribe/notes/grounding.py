@@ -99,7 +99,7 @@ _COURTESY_RE = re.compile(
     r"^\s*(?:dear\b|thank\s+you|many\s+thanks|thanks\s+for|kind\s+regards|best\s+wishes|yours\s+(?:sincerely|faithfully)"
     r"|with\s+best|please\s+(?:do\s+not|don't)\s+hesitate|please\s+(?:contact|get\s+in\s+touch|call)|i\s+would\s+be\s+"
     r"grateful|i\s+saw\s+(?:your\s+patient|this\s+patient|the\s+patient|[A-Z]\w*\s+)?(?:today|in\s+clinic)"
-    r"|if\s+you\s+have\s+any\s+questions)",
+    r"|if\s+you\s+have\s+any\s+questions|i\s+hope\s+(?:this\s+letter|you\s+are)\b)",
     re.IGNORECASE,
 )
 _HARD_KINDS = frozenset({"medication", "dose", "frequency", "number", "laterality", "date", "allergy"})

@@ -47,7 +47,8 @@ _TASKS = {
 _HEADING = re.compile(r"^(?:#+\s.*|\*\*[^*]+\*\*:?|[A-Z][A-Za-z ]{0,40}:)$")
 _GREETING = re.compile(r"^(dear\b|to whom|hello\b|hi\b)", re.IGNORECASE)
 _SIGN_OFF = re.compile(
-    r"^(yours\b|kind regards|best regards|warm regards|best wishes|regards\b|sincerely\b|\[[^\]]*name[^\]]*\])",
+    r"^(yours\b|kind regards|best regards|warm regards|best wishes|with best wishes|all the best|take care\b"
+    r"|regards\b|sincerely\b|\[[^\]]*name[^\]]*\])",
     re.IGNORECASE,
 )
 

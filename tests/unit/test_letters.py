@@ -88,3 +88,10 @@ def test_an_empty_answer_is_an_incomplete_letter_and_a_note_with_nothing_support
 def test_split_letter_reads_markdown_bullets_and_headings_as_prose() -> None:
     text = "**Summary**\n- You have a headache.\n- Take paracetamol.\n\n# Next steps\nCome back if worse. Ok"
     assert split_letter(text) == [["You have a headache.", "Take paracetamol."], ["Come back if worse."]]
+
+
+def test_courtesy_needs_no_evidence_and_a_take_care_sign_off_ends_the_letter() -> None:
+    answer = "I hope this letter finds you well.\nTake care,\nDr Jones"
+    letter = draft_letter(_note(), headache_transcript(), Scripted([answer]), LetterKind.PATIENT)
+    (courtesy,) = letter.statements()
+    assert courtesy.supported and "courtesy" in courtesy.reason
