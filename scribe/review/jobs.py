@@ -33,7 +33,7 @@ from scribe.config import Settings
 from scribe.errors import EmptyAudioError, NotFoundError, ScribeError, StateError, TranscriptionError
 from scribe.notes.backends import Backend, load_backend
 from scribe.notes.draft import LiveDrafter
-from scribe.records import ConsultationStatus, Job, JobKind, ReviewMetrics, Segment, Transcript
+from scribe.records import ConsultationStatus, Job, JobKind, NoteSection, ReviewMetrics, Segment, Transcript
 from scribe.review import pipeline
 from scribe.review.live import LiveSession
 from scribe.store.store import Audio, Store
@@ -88,6 +88,7 @@ class JobRunner:
         self._live: dict[str, LiveSession] = {}  # recording now
         self._finishing: dict[str, LiveSession] = {}  # stopped, waiting for their TRANSCRIBE job
         self._drafters: dict[str, LiveDrafter] = {}  # drafting while recording, until the DRAFT job
+        self._written: dict[str, list[NoteSection]] = {}  # a draft's sections written and checked so far
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._state_lock = threading.Lock()
@@ -172,6 +173,11 @@ class JobRunner:
         with self._live_lock:
             session = self._live.get(consultation_id) or self._finishing.get(consultation_id)
         return session.segments() if session is not None else []
+
+    def written_sections(self, consultation_id: str) -> list[NoteSection]:
+        """The sections of the note being drafted that are already written and checked ([] when none)."""
+        with self._live_lock:
+            return list(self._written.get(consultation_id, []))
 
     def stop_recording(self, consultation_id: str) -> Job:
         """The clinician pressed stop: close the live stream, note the time and queue the transcript's completion.
@@ -355,11 +361,23 @@ class JobRunner:
                 raise StateError("there is no transcript to draft from; upload or record the consultation again")
             with self._live_lock:
                 drafter = self._drafters.pop(cid, None)
-            if drafter is not None:  # most of the note was written while recording: only the last stretch is left
-                note = drafter.finish(transcript)
-            else:
-                with self._compute:
-                    note = pipeline.draft(transcript, self.settings, self._backend(), consultation.template)
+                self._written[cid] = []
+
+            def written(section: NoteSection) -> None:
+                with self._live_lock:
+                    self._written.setdefault(cid, []).append(section)
+
+            try:
+                if drafter is not None:  # the model read the transcript while recording: only the last stretch is left
+                    note = drafter.finish(transcript, on_section=written)
+                else:
+                    with self._compute:
+                        note = pipeline.draft(
+                            transcript, self.settings, self._backend(), consultation.template, on_section=written
+                        )
+            finally:
+                with self._live_lock:
+                    self._written.pop(cid, None)
             self.store.add_version(cid, note, created_by=None)
             if "draft" in note.timings:
                 self.store.add_timings(cid, [note.timings["draft"]])

@@ -20,7 +20,7 @@ from scribe.asr.transcribe import SpeakerMethod, speaker_options, transcribe
 from scribe.audio.decode import SAMPLE_RATE, DecodedAudio, decode_bytes
 from scribe.config import Settings
 from scribe.notes.backends import Backend
-from scribe.notes.draft import DraftOptions, LiveDrafter, draft_note
+from scribe.notes.draft import DraftOptions, LiveDrafter, OnSection, draft_note
 from scribe.notes.letters import LetterOptions, draft_letter
 from scribe.notes.templates import load_template
 from scribe.records import Letter, LetterKind, NoteDraft, Transcript
@@ -63,10 +63,16 @@ def playback_flac(decoded: DecodedAudio) -> Audio:
     return Audio(data=buffer.getvalue(), media_type="audio/flac")
 
 
-def draft(transcript: Transcript, settings: Settings, backend: Backend, template: str | None = None) -> NoteDraft:
-    """Draft the note with ``template`` (default the settings' note template)."""
+def draft(
+    transcript: Transcript,
+    settings: Settings,
+    backend: Backend,
+    template: str | None = None,
+    on_section: OnSection | None = None,
+) -> NoteDraft:
+    """Draft the note with ``template`` (default the settings' note template); ``on_section`` gets each as written."""
     chosen = load_template(template or settings.note_template, settings.templates_dir)
-    return draft_note(transcript, backend, chosen, options=DraftOptions.from_settings(settings))
+    return draft_note(transcript, backend, chosen, options=DraftOptions.from_settings(settings), on_section=on_section)
 
 
 def live_drafter(settings: Settings, backend: Backend, template: str, lock: threading.Lock) -> LiveDrafter:

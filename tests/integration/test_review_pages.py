@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -679,6 +680,46 @@ def _short_flac() -> bytes:
 def test_status_redirects_to_review_when_drafted(world: World) -> None:
     response = world.client("alice").get(f"/consultations/{world.cid}/status", headers=HX)
     assert response.headers.get("hx-redirect") == f"/consultations/{world.cid}"
+
+
+def test_while_drafting_the_status_shows_each_section_once_written_to_its_clinician_only(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scribe.review import pipeline
+    from scribe.review.jobs import JobRunner
+
+    cid = _consented(world)
+    world.store.put_transcript(cid, world.store.get_transcript(world.cid))
+    world.store.set_status(cid, ConsultationStatus.DRAFTING)
+    world.store.enqueue(cid, JobKind.DRAFT)
+    written, release = threading.Event(), threading.Event()
+
+    def slow_draft(transcript, settings, backend, template=None, on_section=None) -> NoteDraft:
+        on_section(_note().sections[0])  # the first section is written and checked; the model writes on
+        written.set()
+        assert release.wait(60)
+        return _note()
+
+    monkeypatch.setattr(pipeline, "draft", slow_draft)
+    monkeypatch.setattr(pipeline, "letters", lambda *args: [])
+    worker = JobRunner(world.store, world.store_settings, backend=object())  # the model is not called here
+    world.app.state.runner = worker
+    worker.start()
+    try:
+        assert written.wait(60)
+        page = world.client("alice").get(f"/consultations/{cid}/status", headers=HX)
+        assert page.status_code == 200 and "Written so far" in page.text
+        assert "Right knee pain for two weeks." in page.text and "Paracetamol continued." not in page.text
+        integrator = world.client("ivy").get(f"/consultations/{cid}/status", headers=HX)
+        assert "Right knee pain" not in integrator.text, "a draft in progress is for its clinician"
+        release.set()
+        assert worker.wait_idle(timeout=60)
+        done = world.client("alice").get(f"/consultations/{cid}/status", headers=HX)
+        assert done.headers.get("hx-redirect") == f"/consultations/{cid}" and not worker.written_sections(cid)
+    finally:
+        release.set()
+        worker.stop()
+        world.app.state.runner = None
 
 
 def test_heartbeat_adds_active_review_time(world: World) -> None:

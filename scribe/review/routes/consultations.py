@@ -478,6 +478,9 @@ def status_fragment(request: Request, cid: str, user: User = Depends(deps.curren
     """Where the pipeline stands, for polling; redirects (htmx) to the review page once the draft is ready."""
     c = load(request, cid, "view")
     context = _status_context(c)
+    worker = runner(request)
+    if c.status == ConsultationStatus.DRAFTING and worker is not None and deps.allowed(request, "edit", c):
+        context["written"] = worker.written_sections(cid)  # for the reviewing clinician only: a draft in progress
     headers = {"HX-Redirect": f"/consultations/{cid}"} if context["ready"] and is_htmx(request) else None
     final = context["ready"] or c.status == ConsultationStatus.FAILED
     if wants_json(request):
