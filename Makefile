@@ -58,6 +58,8 @@ demo: $(STAMP) $(HTMX)
 	$(VENV)/bin/scribe letter $(DEMO)/transcript.json --kind patient --note $(DEMO)/note.json -f json -o $(DEMO)/patient-letter.json
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f markdown
 	$(VENV)/bin/scribe render $(DEMO)/patient-letter.json -f pdf -o $(DEMO)/patient-letter.pdf
+	@echo "-- the same consultation recorded live: the stereo file played in place of a microphone at real time (45 s), transcribed and read by the LLM as it plays; the note is written at the stop, each section shown once written and checked"
+	$(VENV)/bin/scribe record $(DEMO)/live.wav --replay tests/data/sample_stereo.flac --channels 2 --live --model whisper-base --note $(DEMO)/live-note.json --force
 	@echo "-- clinician review in the web app: encrypted store, sign-in, what the check removed read and left out, flagged items deleted, approval, export; then FHIR R4 to a local FHIR server; audit trail"
 	$(PY) scripts/demo_review.py --demo $(DEMO)
 	@echo "-- evaluation of the bundled SYNTHETIC sample: WER, speakers, invented text, note flags, time and compute cost"

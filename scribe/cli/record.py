@@ -23,7 +23,9 @@ from scribe.asr.formats import to_json
 from scribe.asr.streaming import LiveTranscriber, transcribe_live
 from scribe.asr.transcribe import speaker_options
 from scribe.audio.capture import SAMPLE_RATE, Recorder, list_input_devices
+from scribe.audio.decode import decode_file
 from scribe.audio.recording import RecordingExistsError, recover
+from scribe.audio.replay import FileInput
 from scribe.config import Settings, load_settings
 from scribe.errors import CaptureError, ScribeError
 from scribe.fileio import write_text_atomic
@@ -65,6 +67,13 @@ def record(
     note: Path | None = typer.Option(
         None, "--note", help="With --live: draft a note (JSON) at stop; the LLM reads the transcript while you record."
     ),
+    replay: Path | None = typer.Option(
+        None,
+        "--replay",
+        metavar="FILE",
+        help="Play FILE in place of the microphone, at real time, and stop at its end (demos, set-up checks).",
+    ),
+    speed: float = typer.Option(1.0, "--speed", min=0.1, max=20.0, help="With --replay: times faster than real time."),
 ) -> None:
     """Record from the microphone. Enter or p pauses and resumes; Ctrl-C stops and saves.
 
@@ -86,14 +95,15 @@ def record(
         raise RecordingExistsError(f"{out} already exists; choose another file name or pass --force to overwrite it")
 
     settings = load_settings()
+    stop = threading.Event()
     recorder = Recorder(
         out,
         device=int(device) if device is not None and device.isdigit() else device,
         channels=channels,
         overwrite=force,
         max_seconds=max_minutes * 60 if max_minutes is not None else settings.max_audio_seconds,
+        stream_factory=_replayed(replay, channels, speed, stop.set) if replay is not None else None,
     )
-    stop = threading.Event()
     meter_console = Console(stderr=True)
     if note is not None and not live:
         raise typer.BadParameter("--note needs --live", param_hint="--note")
@@ -125,6 +135,18 @@ def record(
     mode = "mono" if channels == 1 else f"{channels} channels"
     _say(console, f"saved {out} ({_clock(info.duration)}, {SAMPLE_RATE // 1000} kHz {mode})")
     _say(console, f"next: scribe transcribe {out}")
+
+
+def _replayed(path: Path, channels: int, speed: float, on_end: Callable[[], None]) -> Callable[..., FileInput]:
+    """A stream factory playing ``path`` (decoded now, so a bad file fails before anything starts)."""
+    audio = decode_file(path)
+    if audio.samples.shape[0] < channels:
+        raise CaptureError(f"{path} has {audio.samples.shape[0]} channel(s); replay it with --channels 1")
+
+    def factory(**kwargs: object) -> FileInput:
+        return FileInput(audio.samples.T, speed=speed, on_end=on_end, **kwargs)
+
+    return factory
 
 
 def _say(console: Console, line: str, style: str | None = None) -> None:

@@ -368,11 +368,38 @@ def test_cli_bad_device_fails_in_one_line(tmp_path: Path) -> None:
 def _run_cli_in_process(monkeypatch: pytest.MonkeyPatch, factory: Callable[..., Any] | None, *args: str) -> Any:
     """Run `scribe record` in this process (main thread, so its signal handling is real)."""
     if factory is not None:
-        monkeypatch.setattr(record_cli, "Recorder", lambda *a, **k: Recorder(*a, stream_factory=factory, **k))
+        monkeypatch.setattr(record_cli, "Recorder", lambda *a, **k: Recorder(*a, **{**k, "stream_factory": factory}))
     app = typer.Typer()
     record_cli.register(app)
     app.command("other", hidden=True)(lambda: None)  # keep `record` a subcommand
     return CliRunner().invoke(app, ["record", *args])
+
+
+def test_cli_replays_a_file_in_place_of_the_microphone_and_stops_at_its_end(tmp_path: Path) -> None:
+    from scribe.audio.decode import decode_file
+
+    sample = Path(__file__).parent.parent / "data" / "sample_stereo.flac"
+    expected = decode_file(sample).samples.T
+    out = tmp_path / "replayed.wav"
+    result = _run_cli_in_process(
+        pytest.MonkeyPatch(), None, str(out), "--replay", str(sample), "-c", "2", "--speed", "20"
+    )
+    assert result.exit_code == 0, result.output
+    assert "saved" in result.output and "00:45.0" in result.output
+    audio, rate = open_recording(out)
+    assert rate == RATE and audio.shape == expected.shape
+    np.testing.assert_allclose(audio, expected, atol=1e-4)
+    mono = _run_cli_in_process(
+        pytest.MonkeyPatch(), None, str(tmp_path / "mono.wav"), "--replay", str(sample), "--speed", "20"
+    )
+    assert mono.exit_code == 0, mono.output
+    np.testing.assert_allclose(open_recording(tmp_path / "mono.wav")[0][:, 0], expected.mean(axis=1), atol=1e-4)
+    one = tmp_path / "one.wav"
+    sf.write(one, sine(1.0), RATE)
+    two = tmp_path / "two.wav"
+    refused = _run_cli_in_process(pytest.MonkeyPatch(), None, str(two), "--replay", str(one), "-c", "2")
+    assert isinstance(refused.exception, CaptureError) and "--channels 1" in str(refused.exception)
+    assert not two.exists()
 
 
 def test_cli_records_with_signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
