@@ -417,9 +417,22 @@ _ADVISING = re.compile(
 )
 _ADVICE = re.compile(
     r"\b(?:advised|advises|advice|told to|instructed|recommended|recommends|counsell?ed|reassured|prescribed|"
-    r"referred|will be (?:reviewed|seen|followed|started|given|sent)|should (?:contact|return|seek|call|come))\b",
+    r"referred|will be (?:reviewed|seen|followed|started|given|sent)|"
+    r"should (?:contact|return|seek|call|come|look out|watch|keep an eye|avoid|rest|take|try))\b",
     re.IGNORECASE,
 )
+
+
+def _read_otherwise(f: Fact, ev: _Evidence) -> Fact | None:
+    """A fact of the evidence made of the claim's words but read as something else.
+
+    "I feel like I need to vomit" is nausea, not vomiting: the word is there, the symptom is not.
+    """
+    words = _content_words(f.text)
+    for _, g in ev.facts:
+        if g.kind == f.kind and g.value != f.value and words and _overlap(words, _content_words(g.text)) >= 1.0:
+            return g
+    return None
 
 
 def _judge(claim_text: str, claim_facts: list[Fact], ev: _Evidence) -> _Verdict:
@@ -455,8 +468,11 @@ def _judge(claim_text: str, claim_facts: list[Fact], ev: _Evidence) -> _Verdict:
             _check_allergy(f, ev, verdict)
         elif f.kind in ("red_flag", "symptom", "problem"):  # an unnamed diagnosis: a small model's commonest invention
             found = _polar_occurrences(ev, f.value)
+            other = None if found else _read_otherwise(f, ev)
             if found:
                 _check_polarity(f, found, ev, verdict)
+            elif other is not None:
+                verdict.missing.append(f"'{f.text}' is not in the cited evidence (its words there say {other.value})")
             elif _overlap(_content_words(f.text), ev.words) < 1.0:
                 verdict.missing.append(f"'{f.text}' is not in the cited evidence")
             else:

@@ -240,3 +240,19 @@ def test_a_diagnosis_and_advice_nobody_gave_are_unsupported_even_where_the_sympt
     assert verdict(named, "Migraine with aura.", [4])[0] is True
     unknown = Transcript(segments=[s.model_copy(update={"speaker": SpeakerRole.UNKNOWN}) for s in advised.segments])
     assert verdict(unknown, advice, [3, 4])[0] is True, "with no roles known, speakers are not weighed"
+
+
+def test_a_word_the_lexicon_reads_as_another_symptom_does_not_support_this_one() -> None:
+    said = Transcript(
+        segments=[
+            Segment(id=0, start=0, end=3, speaker=SpeakerRole.CLINICIAN, text="How are you feeling?"),
+            Segment(id=1, start=3, end=8, speaker=SpeakerRole.PATIENT, text="Awful. I just feel like I need to vomit."),
+        ]
+    )
+    vomiting = Statement(text="The patient has been vomiting.", evidence=[1])
+    nausea = Statement(text="The patient feels like they need to vomit.", evidence=[1])
+    advice = Statement(text="The patient should look out for any worsening pain.", evidence=[1])
+    ground_items([vomiting, nausea, advice], said)
+    assert vomiting.supported is False, "feeling like vomiting is nausea, not vomiting"
+    assert nausea.supported
+    assert advice.supported is False, "advice needs a line where the clinician gives it"
