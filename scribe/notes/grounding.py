@@ -33,7 +33,9 @@ Rules, in order:
      develop a fever") are neither present nor absent, and measurements ("has not measured his
      blood pressure") are never negated;
    - symptoms, red flags, medicines and allergies must appear in the evidence, by name or word by
-     word ("pain in my lower abdomen" for "lower abdominal pain", negation read there too);
+     word ("pain in my lower abdomen" for "lower abdominal pain", negation read there too), but
+     not in words the lexicon reads there as another symptom ("I feel like I need to vomit" is
+     nausea, and supports no "vomiting");
      a problem (diagnosis) named in the claim must appear too (small models invent diagnoses);
      safety-netting advice needs advice of that kind in the evidence; findings need not appear
      when the claim's other facts check out, and a claim
