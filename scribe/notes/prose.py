@@ -34,7 +34,7 @@ from scribe.notes.backends.base import Backend, Completion, Message, call_timing
 from scribe.notes.factlog import normal_text, transcript_line
 from scribe.notes.grounding import ground_items, is_not_discussed
 from scribe.notes.templates import Template
-from scribe.records import RemovedStatement, Segment, StageTiming, Statement, Transcript
+from scribe.records import RemovedStatement, Segment, SpeakerRole, StageTiming, Statement, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,8 @@ class _Sections:
         self.removed: list[RemovedStatement] = []
         self.repaired = 0
         self._seen: set[str] = set()
+        self.moves = {spec.key: spec.patient_words_to for spec in template.sections if spec.patient_words_to}
+        self.roles = {segment.id: segment.speaker for segment in transcript.segments}
 
     def feed(self, piece: str) -> None:
         """Streamed text: check and announce each section the model has finished."""
@@ -229,7 +231,15 @@ class _Sections:
                     continue
                 statement = trimmed
                 self.repaired += 1
-            self.kept[key].append(statement)
+            self.kept[self._home(key, statement)].append(statement)
+
+    def _home(self, key: str, statement: Statement) -> str:
+        """Where a kept statement belongs: an examination sentence the patient alone said is history."""
+        target = self.moves.get(key)
+        if target and statement.evidence and all(self.roles.get(i) == SpeakerRole.PATIENT for i in statement.evidence):
+            log.info("%r is the patient's own words, not a finding: moved from %s to %s", statement.text, key, target)
+            return target
+        return key
 
 
 def draft_prose(

@@ -38,6 +38,14 @@ class TemplateSection(BaseModel):
     max_statements: int = Field(
         default=8, ge=1, le=30, description="Most facts the section takes from one part of the transcript."
     )
+    patient_words_to: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description=(
+            "For a section of what the clinician found (examination): the section a statement moves to "
+            "when its only evidence is the patient's own words (what they report is history)."
+        ),
+    )
 
 
 class TemplateExample(BaseModel):
@@ -73,6 +81,9 @@ class Template(BaseModel):
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
             raise ValueError(f"section keys listed more than once: {', '.join(duplicates)}")
+        unknown = sorted({s.patient_words_to for s in self.sections if s.patient_words_to} - set(keys))
+        if unknown:
+            raise ValueError(f"patient_words_to names no section of this template: {', '.join(unknown)}")
         return self
 
 

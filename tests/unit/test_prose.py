@@ -196,3 +196,12 @@ def test_a_recording_that_outgrows_one_call_goes_on_in_the_fact_log_without_losi
     draft = drafter.finish(transcript)
     assert _sections(draft)["presenting_complaint"] == ["Left-sided headache for three days."]
     assert _sections(draft)["plan"] == ["Paracetamol 1 g four times a day."]
+
+
+def test_an_examination_sentence_only_the_patient_said_is_history_not_a_finding() -> None:
+    note = "## History\nNo vomiting.\n## Examination\nHeadache on the left side for three days.\n## Plan\nNone."
+    draft = draft_note(headache_transcript(), Scripted([note]), GP)
+    kept = _sections(draft)
+    assert kept["examination"] == ["Not discussed."]
+    assert kept["history"] == ["No vomiting.", "Headache on the left side for three days."]
+    assert not draft.removed, "moved, not removed: it is true, only misfiled"

@@ -51,6 +51,11 @@ def test_site_folder_adds_a_template_and_overrides_a_packaged_one(tmp_path: Path
         ),
         ('name = "x"\ntitle = "X"\n[[sections]]\nkey = "Bad Key"\ntitle = "A"\ninstruction = "i"\n', "key"),
         ("name = = broken", "cannot read"),
+        (
+            'name = "x"\ntitle = "X"\n[[sections]]\nkey = "exam"\ntitle = "E"\ninstruction = "i"\n'
+            'patient_words_to = "history"\n',
+            "patient_words_to names no section",
+        ),
     ],
 )
 def test_invalid_site_template_is_refused_with_the_file_and_the_problem(
