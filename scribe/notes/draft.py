@@ -436,10 +436,8 @@ class LiveDrafter:
         lock: threading.Lock | None = None,
     ) -> None:
         self.backend = backend
-        self.template = template
-        self.options = options or DraftOptions()
-        self.drafter = IncrementalDrafter(backend, template, self.options)
-        self.prose = self.options.whole  # until the recording outgrows one call; then the fact log
+        self.drafter = IncrementalDrafter(backend, template, options)
+        self.prose = self.drafter.options.whole  # until the recording outgrows one call; then the fact log
         self.shown: dict[int, Segment] = {}  # prose: the lines the model has read, as first shown
         self._quoted: set[int] = set()
         self._lock = lock or threading.Lock()  # a caller's lock keeps the model off cores its ASR is using
@@ -488,7 +486,7 @@ class LiveDrafter:
             self.shown.update((s.id, s) for s in new)
             self._quoted |= _quoted(new)
             view = list(self.shown.values())
-            if fits(view, self.backend, self.template, self.options.prose):
+            if fits(view, self.backend, self.drafter.template, self.drafter.options.prose):
                 self.backend.prefill(transcript_prefix(view, frozenset(self._quoted)))
                 return
             log.info("the recording has outgrown one call; from here its note is read in parts as facts")
@@ -516,8 +514,8 @@ class LiveDrafter:
                 return draft_note(
                     transcript,
                     self.backend,
-                    self.template,
-                    options=self.options,
+                    self.drafter.template,
+                    options=self.drafter.options,
                     on_section=on_section,
                     view=view,
                     started=started,
