@@ -62,7 +62,7 @@ def smollm2_gguf(settings: Settings) -> Path:
 @pytest.fixture(scope="module")
 def llm_server_url(smollm2_gguf: Path) -> Iterator[str]:
     """A real llama-cpp-python OpenAI-compatible server on 127.0.0.1 serving SmolLM2, one per test module."""
-    from llm_server import llm_server  # tests/ is on sys.path, as for script_loader
+    from helpers.llm_server import llm_server
 
     with llm_server(smollm2_gguf, n_ctx=2048) as url:
         yield url
@@ -71,7 +71,7 @@ def llm_server_url(smollm2_gguf: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A real, throwaway PostgreSQL server on 127.0.0.1 (skips where the server is not installed)."""
-    from pg_server import postgres_server
+    from helpers.pg_server import postgres_server
 
     with postgres_server() as url:
         yield url

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from review_server import CHROMIUM, PASSWORD, ReviewServer, review_server
+from helpers.review_server import CHROMIUM, PASSWORD, ReviewServer, review_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

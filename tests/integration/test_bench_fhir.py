@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fhir_server import ensure_installed, fhir_server
-from script_loader import load_script
+from helpers.fhir_server import ensure_installed, fhir_server
+from helpers.script_loader import load_script
 
 from fhir_mappings import load_approved_note, nhs_number_error, transaction_bundle
 from scribe.export.fhir_client import FhirClient

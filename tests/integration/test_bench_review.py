@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from script_loader import SCRIPTS, load_script
+from helpers.script_loader import SCRIPTS, load_script
 
 bench = load_script("bench_review")
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_runner import cli_environment, scribe  # tests/ is on sys.path
+from helpers.cli_runner import cli_environment, scribe
 
 from scribe.config import load_settings
 from scribe.store import open_store

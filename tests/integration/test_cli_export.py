@@ -9,11 +9,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cli_runner import cli_environment, scribe  # tests/ is on sys.path
-from fhir_server import R4_SCHEMA, fhir_server, set_faults
-from local_server import free_port
-from script_loader import load_script
-from store_helpers import approved_consultation, make_settings, note
+from helpers.cli_runner import cli_environment, scribe
+from helpers.fhir_server import R4_SCHEMA, fhir_server, set_faults
+from helpers.local_server import free_port
+from helpers.script_loader import load_script
+from helpers.store_helpers import approved_consultation, make_settings, note
 
 from scribe.records import PatientDetails
 from scribe.store import new_key, open_store

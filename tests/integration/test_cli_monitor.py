@@ -9,9 +9,9 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from cli_runner import scribe  # tests/ is on sys.path
+from helpers.cli_runner import scribe
+from helpers.store_helpers import make_settings
 from sqlalchemy import MetaData, Table, create_engine, update
-from store_helpers import make_settings
 
 from scribe.config import Settings
 from scribe.evaluate.monitor import MonitorReport, monitor

@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from cli_runner import scribe  # tests/ is on sys.path
+from helpers.cli_runner import scribe
 
 pytestmark = pytest.mark.slow
 

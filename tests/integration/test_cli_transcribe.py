@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_runner import scribe  # tests/ is on sys.path
+from helpers.cli_runner import scribe
 
 pytestmark = pytest.mark.slow
 

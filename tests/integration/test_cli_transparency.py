@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_runner import scribe  # tests/ is on sys.path
+from helpers.cli_runner import scribe
 
 from scribe.evaluate.results import CaseResult, EvaluationRun, SpeechScores
 from scribe.evaluate.transparency import TO_COMPLETE

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers.store_helpers import make_settings
 from sqlalchemy import MetaData, Table, create_engine, delete, update
-from store_helpers import make_settings
 
 from scribe.evaluate.from_store import OBJECTED, consultation_cases, store_cases
 from scribe.notes.templates import load_template

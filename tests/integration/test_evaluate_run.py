@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_runner import scribe  # tests/ is on sys.path
-from fast_llm import fast_env
+from helpers.cli_runner import scribe
+from helpers.fast_llm import fast_env
 
 from scribe.config import Settings, load_settings
 from scribe.evaluate.cases import folder_cases

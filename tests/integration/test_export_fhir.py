@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fhir_server import fhir_server, reset, set_faults, smart_keys, stats  # tests/ is on sys.path
-from local_server import free_port
-from store_helpers import approved_consultation, make_settings, note
+from helpers.fhir_server import fhir_server, reset, set_faults, smart_keys, stats
+from helpers.local_server import free_port
+from helpers.store_helpers import approved_consultation, make_settings, note
 
 from scribe.errors import ExportAuthError, ExportRefusedError, ExportUnreachableError, StateError
 from scribe.export.fhir import Actor, send_approved
@@ -164,7 +164,7 @@ def test_bearer_token(tmp_path: Path, store: Store) -> None:
 
 @pytest.mark.parametrize("algorithm", ["RS384", "ES384"])
 def test_smart_backend_services(tmp_path: Path, store: Store, algorithm: str) -> None:
-    from fhir_server import revoke_tokens
+    from helpers.fhir_server import revoke_tokens
 
     cid, _ = approved_consultation(store)
     private_key, jwks, kid = smart_keys(tmp_path, alg=algorithm)

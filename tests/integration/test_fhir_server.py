@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from fhir_server import R4_SCHEMA, ensure_installed, fhir_server, pending_faults, reset, set_faults
+from helpers.fhir_server import R4_SCHEMA, ensure_installed, fhir_server, pending_faults, reset, set_faults
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 PATIENT_URN = "urn:uuid:4f2c6a1e-0d3b-5c7a-9e8f-1a2b3c4d5e6f"

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from fhir_server import fhir_server, pending_faults, reset, revoke_tokens, set_faults, smart_keys, stats
+from helpers.fhir_server import fhir_server, pending_faults, reset, revoke_tokens, set_faults, smart_keys, stats
 
 CLIENT_ID = "scribe-test-client"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

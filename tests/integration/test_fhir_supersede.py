@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from fhir_server import KINDS, fhir_base_url, fhir_client  # noqa: F401  (fixtures: base_url, client)
+from helpers.fhir_server import KINDS, fhir_base_url, fhir_client  # noqa: F401  (fixtures: base_url, client)
 
 from fhir_mappings import ApprovedNote, document_bundle, transaction_bundle
 from fhir_mappings.ids import URI_SYSTEM, identifier_value

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from local_server import free_port
+from helpers.local_server import free_port
 from pydantic import BaseModel, SecretStr
 
 from scribe.config import Settings

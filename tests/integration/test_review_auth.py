@@ -17,10 +17,10 @@ import httpx
 import pyotp
 import pytest
 from argon2 import PasswordHasher
-from cli_runner import cli_environment, scribe
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from review_app import (
+from helpers.cli_runner import cli_environment, scribe
+from helpers.review_app import (
     PASSWORD,
     add_user,
     csrf_from,

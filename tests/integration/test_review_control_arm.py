@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from review_app import add_user, csrf_from, fast_password_hashing, review_app, review_settings, signed_in_client
+from helpers.review_app import add_user, csrf_from, fast_password_hashing, review_app, review_settings, signed_in_client
 
 from scribe.records import ConsultationStatus, NoteState, PatientDetails, ReviewMetrics
 from scribe.review.routes import review as review_routes

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_bytes import encode_bytes, split
-from fast_llm import FAST_LLM, brief_templates
+from helpers.audio_bytes import encode_bytes, split
+from helpers.fast_llm import FAST_LLM, brief_templates
 
 from scribe.asr.engine import decode_options
 from scribe.asr.streaming import LiveTranscriber

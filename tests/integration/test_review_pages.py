@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from fhir_server import fhir_server
-from local_server import free_port
-from review_app import PASSWORD, csrf_from, review_app, review_settings, signed_in_client, totp_secret
+from helpers.fhir_server import fhir_server
+from helpers.local_server import free_port
+from helpers.review_app import PASSWORD, csrf_from, review_app, review_settings, signed_in_client, totp_secret
 
 from scribe.export.fhir_client import FhirClient
 from scribe.notes.inputs import transcript_from_data

@@ -8,7 +8,7 @@ import pyotp
 import pytest
 from fastapi import APIRouter, Depends, Request
 from fastapi.testclient import TestClient
-from review_app import (
+from helpers.review_app import (
     PASSWORD,
     add_user,
     csrf_from,

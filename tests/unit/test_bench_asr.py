@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from script_loader import load_script
+from helpers.script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"

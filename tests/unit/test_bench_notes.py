@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from script_loader import load_script
+from helpers.script_loader import load_script
 
 from scribe.config import load_settings
 from scribe.evaluate.datasets import load_aci_bench, shared_data_dir

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_bytes import encode_bytes
+from helpers.audio_bytes import encode_bytes
 
 from scribe.audio.decode import decode_bytes, decode_file, probe_audio
 from scribe.errors import AudioTooLongError, CorruptAudioError, EmptyAudioError

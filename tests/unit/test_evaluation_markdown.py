@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from script_loader import load_script  # tests/ is on sys.path
+from helpers.script_loader import load_script
 
 from scribe.evaluate.report import write_report
 from scribe.evaluate.results import CaseResult, EvaluationRun, NoteScores, SpeechScores, StageCost

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from store_helpers import drafted_consultation, make_settings  # tests/ is on sys.path
+from helpers.store_helpers import drafted_consultation, make_settings
 
 from fhir_mappings import document_bundle
 from scribe.errors import StateError

@@ -7,7 +7,7 @@ the drafter asks and what it does with each kind of answer, deterministically an
 from __future__ import annotations
 
 import pytest
-from scripted_llm import Scripted, headache_transcript  # tests/ is on sys.path
+from helpers.scripted_llm import Scripted, headache_transcript
 
 from scribe.notes.draft import DraftOptions, IncrementalDrafter, draft_note
 from scribe.notes.factlog import LogOptions, parse_answer, section_codes, system_prompt

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
-from fhir_server import walk_objects  # tests/ is on sys.path
+from helpers.fhir_server import walk_objects
 
 from fhir_mappings import ApprovedNote, Terminology, document_bundle, transaction_bundle
 from fhir_mappings.ids import URI_SYSTEM

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fhir_server import walk_objects  # tests/ is on sys.path
+from helpers.fhir_server import walk_objects
 
 from fhir_mappings import ApprovedNote, document_bundle, transaction_bundle
 from fhir_mappings.ids import search

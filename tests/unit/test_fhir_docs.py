@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.script_loader import load_script
 from jsonschema import Draft6Validator
 from markdown_it import MarkdownIt
-from script_loader import load_script  # tests/ is on sys.path
 
 from fhir_mappings import profiles, vitals
 from fhir_mappings.bundle import AI_ACTIVITY
@@ -124,7 +124,7 @@ def test_check_mode_names_an_out_of_date_file(tmp_path: Path, monkeypatch: pytes
 
 @cache
 def _r4() -> dict[str, Any]:
-    from fhir_server import R4_SCHEMA, ensure_installed  # tests/ is on sys.path
+    from helpers.fhir_server import R4_SCHEMA, ensure_installed
 
     ensure_installed()
     return json.loads(R4_SCHEMA.read_text(encoding="utf-8"))

@@ -22,7 +22,7 @@ from fhir_mappings.sample import sample_correction_data, sample_note, sample_not
 
 @cache
 def _validator() -> Draft6Validator:
-    from fhir_server import R4_SCHEMA, ensure_installed  # tests/ is on sys.path
+    from helpers.fhir_server import R4_SCHEMA, ensure_installed
 
     ensure_installed()
     return Draft6Validator(json.loads(R4_SCHEMA.read_text(encoding="utf-8")))
@@ -100,7 +100,7 @@ console.log(JSON.stringify(failures));
 
 def _invariant_failures(resources: list[dict[str, Any]]) -> list[str]:
     """Each resource-level R4 invariant (severity error) that does not hold, as 'Type key: rule'."""
-    from fhir_server import SERVER_DIR, _node  # tests/ is on sys.path
+    from helpers.fhir_server import SERVER_DIR, _node
 
     _validator()  # installs the npm packages if needed
     done = subprocess.run(
@@ -151,7 +151,7 @@ def test_the_invariant_check_finds_a_clinical_status_next_to_entered_in_error() 
 
 
 def test_verification_status_codes_are_in_the_r4_code_systems() -> None:
-    from fhir_server import R4_SCHEMA  # tests/ is on sys.path
+    from helpers.fhir_server import R4_SCHEMA
 
     _validator()
     bundle = json.loads((R4_SCHEMA.parent / "valuesets.json").read_text(encoding="utf-8"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scripted_llm import Scripted, headache_transcript  # tests/ is on sys.path
+from helpers.scripted_llm import Scripted, headache_transcript
 
 from scribe.errors import DraftError
 from scribe.notes.letters import draft_letter, split_letter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripted_llm import Scripted, headache_transcript  # tests/ is on sys.path
+from helpers.scripted_llm import Scripted, headache_transcript
 
 from scribe.notes.backends.base import SentenceLoop
 from scribe.notes.draft import DraftOptions, LiveDrafter, draft_note

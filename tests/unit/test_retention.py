@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from store_helpers import make_settings, note  # tests/ is on sys.path
+from helpers.store_helpers import make_settings, note
 
 from scribe.errors import NotFoundError
 from scribe.records import Approval, Consent, PatientDetails, Role

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from store_helpers import POSTGRES_URL, make_settings, note, postgres_database, transcript  # tests/ is on sys.path
+from helpers.store_helpers import POSTGRES_URL, make_settings, note, postgres_database, transcript
 
 from scribe.errors import NotFoundError, StateError, StoreError
 from scribe.records import (

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from store_helpers import make_settings, note, transcript  # tests/ is on sys.path
+from helpers.store_helpers import make_settings, note, transcript
 
 from scribe.errors import KeyMissingError, TamperedError
 from scribe.records import (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from script_loader import load_script
+from helpers.script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"

@@ -32,9 +32,10 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from local_server import free_port, running_server
 
-SERVER_DIR = Path(__file__).parent / "fhir_server"
+from helpers.local_server import free_port, running_server
+
+SERVER_DIR = Path(__file__).resolve().parents[1] / "fhir_server"
 SERVER_SCRIPT = SERVER_DIR / "server.mjs"
 NODE_MODULES = SERVER_DIR / "node_modules"
 R4_SCHEMA = NODE_MODULES / "@medplum" / "definitions" / "dist" / "fhir" / "r4" / "fhir.schema.json"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from local_server import free_port, running_server
+from helpers.local_server import free_port, running_server
 
 
 @contextmanager

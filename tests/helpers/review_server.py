@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cli_runner import cli_environment, scribe
-from local_server import free_port, running_server
+from helpers.cli_runner import cli_environment, scribe
+from helpers.local_server import free_port, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_server import free_port
+
+from helpers.local_server import free_port
 
 
 def _bindir() -> Path | None:
