@@ -18,8 +18,6 @@ from scribe.errors import (
 )
 from scribe.records import (
     AudioInfo,
-    Consultation,
-    ConsultationStatus,
     FlagCode,
     Segment,
     SegmentFlag,
@@ -29,6 +27,7 @@ from scribe.records import (
     Transcript,
     Word,
 )
+from scribe.rows import Consultation, ConsultationStatus
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,7 @@ from pydantic_settings import (
 from scribe.errors import ConfigError
 
 Device = Literal["auto", "cpu", "cuda"]
-Backend = Literal["llamacpp", "openai", "transformers"]
+BackendName = Literal["llamacpp", "openai", "transformers"]
 
 
 def _default_data_dir() -> Path:
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     enrolment: Path | None = Field(default=None, description="Clinician voice embedding from `scribe enrol`.")
 
     # Notes and letters (scribe.notes)
-    llm_backend: Backend = Field(default="llamacpp", description="Which LLM backend drafts notes and letters.")
+    llm_backend: BackendName = Field(default="llamacpp", description="Which LLM backend drafts notes and letters.")
     llm_model: str = Field(
         default="qwen2.5-coder-1.5b-instruct",
         description="Catalogue name or a GGUF file (llamacpp); a model folder or GGUF file (transformers).",

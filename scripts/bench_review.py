@@ -46,17 +46,8 @@ from rich.table import Table
 from scribe.config import load_settings
 from scribe.notes.inputs import load_transcript
 from scribe.notes.templates import load_template
-from scribe.records import (
-    Consent,
-    ConsultationStatus,
-    NoteDraft,
-    NoteSection,
-    PatientDetails,
-    Role,
-    Segment,
-    Statement,
-    Transcript,
-)
+from scribe.records import NoteDraft, NoteSection, Segment, Statement, Transcript
+from scribe.rows import Consent, ConsultationStatus, PatientDetails, Role
 from scribe.store import open_store
 from scribe.store.accounts import hash_password
 from scribe.store.store import Store

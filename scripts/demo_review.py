@@ -32,8 +32,9 @@ import httpx
 
 from scribe.config import load_settings
 from scribe.notes.inputs import load_transcript
-from scribe.records import Consent, ConsultationStatus, Letter, NoteDraft, PatientDetails, Role
+from scribe.records import Letter, NoteDraft
 from scribe.review.pipeline import decode_recording, playback_flac
+from scribe.rows import Consent, ConsultationStatus, PatientDetails, Role
 from scribe.store import Audio, open_store
 from scribe.store.accounts import hash_password
 from scribe.store.crypto import new_key, write_key_file

@@ -63,6 +63,6 @@ def to_json(transcript: Transcript) -> str:
 RENDERERS = {"text": to_text, "json": to_json, "srt": to_srt, "vtt": to_vtt}
 
 
-def render(transcript: Transcript, output_format: OutputFormat) -> str:
+def format_transcript(transcript: Transcript, output_format: OutputFormat) -> str:
     """Render ``transcript`` in ``output_format``."""
     return RENDERERS[output_format](transcript)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from scribe.config import load_settings
 from scribe.errors import ConfigError, NotFoundError, StoreError, TamperedError
-from scribe.records import AuditEvent, Role, User
+from scribe.rows import AuditEvent, Role, User
 from scribe.store import Store, crypto, db, open_store
 from scribe.store.accounts import hash_password, new_totp_secret, totp_uri
 from scribe.store.retention import apply_retention

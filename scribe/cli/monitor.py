@@ -64,7 +64,7 @@ def monitor_command(
     from scribe.cli.admin import actor_name
     from scribe.config import load_settings
     from scribe.evaluate.monitor import monitor
-    from scribe.records import AuditEvent
+    from scribe.rows import AuditEvent
     from scribe.store import open_store
 
     settings = load_settings()

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from scribe.asr import speakers as spk
 from scribe.asr.engine import decode_options, load_engine
-from scribe.asr.formats import render
+from scribe.asr.formats import format_transcript
 from scribe.asr.transcribe import enrolment_path, speaker_options, transcribe
 from scribe.audio.decode import decode_file
 from scribe.config import Settings, load_settings
@@ -55,7 +55,7 @@ def transcribe_command(
         beam_size=beam_size,
         batched=batched,
     )
-    text = render(result, output_format)  # type: ignore[arg-type]
+    text = format_transcript(result, output_format)  # type: ignore[arg-type]
     if output is None:
         typer.echo(text, nl=False)
     else:

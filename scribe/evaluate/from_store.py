@@ -15,8 +15,9 @@ from datetime import datetime
 from scribe.evaluate.results import CaseResult, NoteScores, TimeScores
 from scribe.notes.grounding import ground_items
 from scribe.notes.omissions import find_omissions
-from scribe.records import Consultation, NoteDraft, NoteState
+from scribe.records import NoteDraft
 from scribe.review.editing import undo_edits
+from scribe.rows import Consultation, NoteState
 from scribe.store.store import Store
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from scribe import __version__
 from scribe.errors import StateError
 from scribe.notes.render import letter_blocks, pdf_bytes
 from scribe.notes.templates import load_template
-from scribe.records import LetterKind, NoteState, NoteVersion, PatientDetails
+from scribe.records import LetterKind
+from scribe.rows import NoteState, NoteVersion, PatientDetails
 from scribe.store.store import Store
 
 _LETTER_TITLES = {LetterKind.GP: "Letter to the GP", LetterKind.PATIENT: "Letter to the patient"}

@@ -21,7 +21,7 @@ from scribe.config import Settings
 from scribe.errors import ConfigError
 from scribe.export.approved import approved_note
 from scribe.export.fhir_client import Attempt, Delivery, FhirClient
-from scribe.records import AuditEvent, ExportRecord
+from scribe.rows import AuditEvent, ExportRecord
 from scribe.store.store import Store
 
 log = logging.getLogger(__name__)

@@ -31,15 +31,7 @@ from scribe.notes.backends.base import Backend
 from scribe.notes.factlog import FactLog, LoggedFact, LogOptions
 from scribe.notes.prose import Drafted, ProseOptions, draft_prose, fits, transcript_prefix
 from scribe.notes.templates import Template, TemplateSection
-from scribe.records import (
-    NoteDraft,
-    NoteSection,
-    Segment,
-    SpeakerRole,
-    StageTiming,
-    Statement,
-    Transcript,
-)
+from scribe.records import NoteDraft, NoteSection, Segment, SpeakerRole, StageTiming, Statement, Transcript
 
 log = logging.getLogger(__name__)
 

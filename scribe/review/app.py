@@ -155,7 +155,7 @@ def _error(request: Request, status: int, message: str, headers: dict[str, str] 
     except Exception:  # an error page must render even when the store is the problem
         logger.debug("no session for the error page", exc_info=True)
     context = {"status": status, "title": _TITLES.get(status, "Error"), "message": message}
-    return deps.render(request, "error.html", context, status_code=status, headers=headers)
+    return deps.render_page(request, "error.html", context, status_code=status, headers=headers)
 
 
 def _install_error_pages(app: FastAPI) -> None:

@@ -8,7 +8,7 @@ Usage in a router::
         deps.authorize(request, "approve", consultation)
         ...
         deps.audit(request, "approve", f"consultation:{cid}")
-        return deps.render(request, "review/approved.html", {...})
+        return deps.render_page(request, "review/approved.html", {...})
 
 ``csrf`` itself depends on ``current_user``, so an unsigned request gets 401 (or the sign-in page)
 before any CSRF check, and the user is on ``request.state.user`` for auditing.
@@ -29,8 +29,8 @@ from fastapi.templating import Jinja2Templates
 
 from scribe.config import Settings
 from scribe.errors import NotFoundError
-from scribe.records import AuditEvent, Consultation, Role, User
 from scribe.review import policy
+from scribe.rows import AuditEvent, Consultation, Role, User
 from scribe.store.store import Session, Store
 
 logger = logging.getLogger(__name__)
@@ -304,7 +304,7 @@ def nav(request: Request, user: User | None) -> list[NavItem]:
     return [NavItem(label, href, current) for label, href, current in items]
 
 
-def render(
+def render_page(
     request: Request,
     template: str,
     context: dict[str, Any] | None = None,

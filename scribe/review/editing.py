@@ -25,8 +25,6 @@ from scribe.notes.omissions import find_omissions
 from scribe.notes.templates import Template
 from scribe.records import (
     Allergy,
-    Edit,
-    EditAction,
     Finding,
     Grounded,
     Medication,
@@ -34,10 +32,10 @@ from scribe.records import (
     NoteSection,
     Problem,
     RemovedStatement,
-    SectionChange,
     Statement,
     Transcript,
 )
+from scribe.rows import Edit, EditAction, SectionChange
 
 STRUCTURED = ("medications", "allergies", "problems", "findings")
 """The structured lists of a note, which edits and metrics treat as sections under these keys."""

@@ -24,7 +24,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from scribe.asr.engine import WhisperEngine, decode_options, load_engine
 from scribe.asr.streaming import LiveTranscriber
@@ -33,9 +32,10 @@ from scribe.config import Settings
 from scribe.errors import EmptyAudioError, NotFoundError, ScribeError, StateError, TranscriptionError
 from scribe.notes.backends import Backend, load_backend
 from scribe.notes.draft import LiveDrafter
-from scribe.records import ConsultationStatus, Job, JobKind, NoteSection, ReviewMetrics, Segment, Transcript
+from scribe.records import NoteSection, Segment, Transcript, now_utc
 from scribe.review import pipeline
 from scribe.review.live import LiveSession
+from scribe.rows import ConsultationStatus, Job, JobKind, ReviewMetrics
 from scribe.store.store import Audio, Store
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,6 @@ MAX_ATTEMPTS = 3  # a job the server died in this many times is failed, not retr
 LIVE_FINISH_SECONDS = 300.0
 WEBM = "audio/webm"
 STAGES = {JobKind.TRANSCRIBE: "transcription", JobKind.DRAFT: "drafting", JobKind.LETTERS: "letter drafting"}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def plain_error(kind: JobKind, exc: BaseException) -> str:
@@ -402,6 +398,6 @@ def _stamp(field: str) -> Callable[[ReviewMetrics], None]:
 
     def change(metrics: ReviewMetrics) -> None:
         if getattr(metrics, field) is None:
-            setattr(metrics, field, _now())
+            setattr(metrics, field, now_utc())
 
     return change

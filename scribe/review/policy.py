@@ -14,7 +14,7 @@ Rules (every cell is unit-tested in tests/unit/test_policy.py):
 
 from __future__ import annotations
 
-from scribe.records import Consultation, ConsultationStatus, Role, User
+from scribe.rows import Consultation, ConsultationStatus, Role, User
 
 ACTIONS: frozenset[str] = frozenset(
     {"view", "note", "transcript", "record", "edit", "approve", "dispute", "export", "grant", "delete"}

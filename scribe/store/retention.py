@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from scribe.config import Settings
 from scribe.errors import StoreError
-from scribe.records import AuditEvent, Consultation
+from scribe.rows import AuditEvent, Consultation
 from scribe.store.store import Store
 
 log = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, or_
 from sqlalchemy.exc import SQLAlchemyError
 
 from scribe.errors import KeyMissingError, NotFoundError, StateError, StoreError
-from scribe.records import (
+from scribe.records import AudioInfo, Letter, LetterKind, NoteDraft, StageTiming, Transcript
+from scribe.rows import (
     Approval,
-    AudioInfo,
     AuditEvent,
     Consent,
     Consultation,
@@ -39,16 +39,11 @@ from scribe.records import (
     Job,
     JobKind,
     JobState,
-    Letter,
-    LetterKind,
-    NoteDraft,
     NoteState,
     NoteVersion,
     PatientDetails,
     ReviewMetrics,
     Role,
-    StageTiming,
-    Transcript,
     User,
 )
 from scribe.store import crypto, db

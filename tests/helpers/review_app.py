@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from scribe.config import Settings
-from scribe.records import Role, User
+from scribe.rows import Role, User
 from scribe.store import Store, accounts, open_store
 from scribe.store.accounts import hash_password
 

@@ -14,22 +14,18 @@ from sqlalchemy.engine import make_url
 from scribe.config import Settings, load_settings
 from scribe.records import (
     Allergy,
-    Approval,
-    Consent,
     Letter,
     LetterKind,
     Medication,
     MedicationChange,
     NoteDraft,
     NoteSection,
-    PatientDetails,
-    Role,
     Segment,
     SpeakerRole,
     Statement,
     Transcript,
-    User,
 )
+from scribe.rows import Approval, Consent, PatientDetails, Role, User
 from scribe.store import Store, new_key
 from scribe.store.crypto import encode_key
 

@@ -15,7 +15,7 @@ from helpers.local_server import free_port
 from helpers.script_loader import load_script
 from helpers.store_helpers import approved_consultation, make_settings, note
 
-from scribe.records import PatientDetails
+from scribe.rows import PatientDetails
 from scribe.store import new_key, open_store
 from scribe.store.crypto import encode_key
 

@@ -16,17 +16,8 @@ from sqlalchemy import MetaData, Table, create_engine, update
 from scribe.config import Settings
 from scribe.evaluate.monitor import MonitorReport, monitor
 from scribe.evaluate.weeks import monday
-from scribe.records import (
-    Approval,
-    NoteDraft,
-    NoteSection,
-    PatientDetails,
-    ReviewMetrics,
-    Role,
-    SectionChange,
-    Statement,
-    User,
-)
+from scribe.records import NoteDraft, NoteSection, Statement
+from scribe.rows import Approval, PatientDetails, ReviewMetrics, Role, SectionChange, User
 from scribe.store import Store, new_key, open_store
 from scribe.store.crypto import encode_key
 

@@ -12,24 +12,9 @@ from sqlalchemy import MetaData, Table, create_engine, delete, update
 
 from scribe.evaluate.from_store import OBJECTED, consultation_cases, store_cases
 from scribe.notes.templates import load_template
-from scribe.records import (
-    Approval,
-    Consent,
-    EditAction,
-    NoteDraft,
-    NoteSection,
-    Omission,
-    PatientDetails,
-    ReviewMetrics,
-    Role,
-    SectionChange,
-    Segment,
-    SpeakerRole,
-    Statement,
-    Transcript,
-    User,
-)
+from scribe.records import NoteDraft, NoteSection, Omission, Segment, SpeakerRole, Statement, Transcript
 from scribe.review.editing import apply_edit, blank_note, section_changes, undo_edits
+from scribe.rows import Approval, Consent, EditAction, PatientDetails, ReviewMetrics, Role, SectionChange, User
 from scribe.store import Store, open_store
 
 T = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

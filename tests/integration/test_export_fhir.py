@@ -18,7 +18,7 @@ from helpers.store_helpers import approved_consultation, make_settings, note
 from scribe.errors import ExportAuthError, ExportRefusedError, ExportUnreachableError, StateError
 from scribe.export.fhir import Actor, send_approved
 from scribe.export.fhir_client import FhirClient
-from scribe.records import Approval, ConsultationStatus, NoteState, PatientDetails, Role
+from scribe.rows import Approval, ConsultationStatus, NoteState, PatientDetails, Role
 from scribe.store import Store, open_store
 
 ACTOR = Actor(user_id=None, username="cli:test")

@@ -34,9 +34,9 @@ from helpers.review_app import (
     totp_secret,
 )
 
-from scribe.records import Role
 from scribe.review.app import TEMPLATES_DIR
 from scribe.review.security import CONTENT_SECURITY_POLICY
+from scribe.rows import Role
 from scribe.store.accounts import needs_rehash, verify_password
 
 PUBLIC = {("/login", "GET"), ("/login", "POST")}

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers.review_app import add_user, csrf_from, fast_password_hashing, review_app, review_settings, signed_in_client
 
-from scribe.records import ConsultationStatus, NoteState, PatientDetails, ReviewMetrics
 from scribe.review.routes import review as review_routes
+from scribe.rows import ConsultationStatus, NoteState, PatientDetails, ReviewMetrics
 from scribe.store import Store
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

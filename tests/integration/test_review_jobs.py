@@ -21,23 +21,12 @@ from scribe.asr.transcribe import speaker_options
 from scribe.audio.decode import decode_bytes, decode_file
 from scribe.config import Settings, load_settings
 from scribe.errors import BackendError, StateError, TranscriptionError
-from scribe.records import (
-    Consent,
-    ConsultationStatus,
-    JobKind,
-    JobState,
-    Letter,
-    LetterKind,
-    NoteDraft,
-    PatientDetails,
-    Role,
-    Statement,
-    Transcript,
-)
+from scribe.records import Letter, LetterKind, NoteDraft, Statement, Transcript
 from scribe.review import pipeline
 from scribe.review.jobs import JobRunner
 from scribe.review.live import ChunkStream, LiveSession
 from scribe.review.pipeline import playback_flac, transcribe_audio
+from scribe.rows import Consent, ConsultationStatus, JobKind, JobState, PatientDetails, Role
 from scribe.store import Audio, Store, open_store
 from scribe.store.crypto import encode_key, new_key
 

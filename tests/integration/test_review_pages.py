@@ -17,24 +17,10 @@ from helpers.review_app import PASSWORD, csrf_from, review_app, review_settings,
 
 from scribe.export.fhir_client import FhirClient
 from scribe.notes.inputs import transcript_from_data
-from scribe.records import (
-    Consent,
-    ConsultationStatus,
-    JobKind,
-    Letter,
-    LetterKind,
-    Medication,
-    NoteDraft,
-    NoteSection,
-    NoteState,
-    Omission,
-    PatientDetails,
-    RemovedStatement,
-    Role,
-    Statement,
-)
+from scribe.records import Letter, LetterKind, Medication, NoteDraft, NoteSection, Omission, RemovedStatement, Statement
 from scribe.review.editing import flags
 from scribe.review.routes.consultations import valid_nhs_number
+from scribe.rows import Consent, ConsultationStatus, JobKind, NoteState, PatientDetails, Role
 from scribe.store import Audio, Store
 from scribe.store.accounts import hash_password
 

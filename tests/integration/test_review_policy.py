@@ -20,8 +20,8 @@ from helpers.review_app import (
     signed_in_client,
 )
 
-from scribe.records import AuditEvent, ConsultationStatus, PatientDetails, Role, User
 from scribe.review import deps
+from scribe.rows import AuditEvent, ConsultationStatus, PatientDetails, Role, User
 
 
 def _probe_router() -> APIRouter:

@@ -9,7 +9,7 @@ import pytest
 
 from scribe.notes.inputs import transcript_from_data
 from scribe.notes.templates import load_template
-from scribe.records import EditAction, Medication, NoteDraft, NoteSection, Omission, RemovedStatement, Statement
+from scribe.records import Medication, NoteDraft, NoteSection, Omission, RemovedStatement, Statement
 from scribe.review.editing import (
     DiffRun,
     EditError,
@@ -22,6 +22,7 @@ from scribe.review.editing import (
     undo_edits,
     word_diff,
 )
+from scribe.rows import EditAction
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -13,7 +13,6 @@ from fhir_mappings import document_bundle
 from scribe.errors import StateError
 from scribe.export import approved_note
 from scribe.records import (
-    Approval,
     Letter,
     LetterKind,
     Medication,
@@ -23,6 +22,7 @@ from scribe.records import (
     RemovedStatement,
     Statement,
 )
+from scribe.rows import Approval
 from scribe.store import open_store
 
 

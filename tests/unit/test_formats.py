@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from scribe.asr.formats import render
+from scribe.asr.formats import format_transcript
 from scribe.records import FlagCode, Segment, SegmentFlag, SpeakerRole, Transcript
 
 
@@ -27,24 +27,24 @@ def _transcript() -> Transcript:
 
 
 def test_text_names_speakers_and_flags() -> None:
-    lines = render(_transcript(), "text").splitlines()
+    lines = format_transcript(_transcript(), "text").splitlines()
     assert lines[0] == "[00:01.25] Clinician: How can I help?"
     assert lines[1].startswith("[61:01.00] Patient: I have a cough.")  # minutes run past 59
     assert "check: low_confidence" in lines[1]
 
 
 def test_srt_cues() -> None:
-    srt = render(_transcript(), "srt")
+    srt = format_transcript(_transcript(), "srt")
     assert srt.startswith("1\n00:00:01,250 --> 00:00:03,500\nClinician: How can I help?\n")
     assert "2\n01:01:01,000 --> 01:01:02,500\nPatient: I have a cough." in srt
 
 
 def test_vtt_uses_voice_spans() -> None:
-    vtt = render(_transcript(), "vtt")
+    vtt = format_transcript(_transcript(), "vtt")
     assert vtt.startswith("WEBVTT\n\n0\n00:00:01.250 --> 00:00:03.500\n<v Clinician>How can I help?")
 
 
 def test_json_has_the_documented_keys() -> None:
-    data = json.loads(render(_transcript(), "json"))
+    data = json.loads(format_transcript(_transcript(), "json"))
     assert {"segments", "language", "duration", "speakers", "rejected"} <= set(data)
     assert {"id", "start", "end", "speaker", "text", "words", "flags"} <= set(data["segments"][0])

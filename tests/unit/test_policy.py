@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scribe.records import Consultation, ConsultationStatus, Role, User
 from scribe.review.policy import ACTIONS, allowed, sees_patient
+from scribe.rows import Consultation, ConsultationStatus, Role, User
 
 OWNER, GRANTED, OTHER = 1, 2, 3
 ALL = set(ACTIONS)

@@ -7,7 +7,6 @@ from pydantic import ValidationError
 
 from scribe.records import (
     AudioInfo,
-    Consultation,
     FlagCode,
     Segment,
     SegmentFlag,
@@ -17,6 +16,7 @@ from scribe.records import (
     Transcript,
     Word,
 )
+from scribe.rows import Consultation
 
 
 def _transcript() -> Transcript:

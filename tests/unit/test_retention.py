@@ -9,7 +9,7 @@ import pytest
 from helpers.store_helpers import make_settings, note
 
 from scribe.errors import NotFoundError
-from scribe.records import Approval, Consent, PatientDetails, Role
+from scribe.rows import Approval, Consent, PatientDetails, Role
 from scribe.store import Audio, Store, open_store
 from scribe.store.retention import apply_retention
 

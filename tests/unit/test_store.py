@@ -10,9 +10,9 @@ import pytest
 from helpers.store_helpers import POSTGRES_URL, make_settings, note, postgres_database, transcript
 
 from scribe.errors import NotFoundError, StateError, StoreError
-from scribe.records import (
+from scribe.records import AudioInfo, Letter, LetterKind, RemovedStatement, StageTiming, Statement
+from scribe.rows import (
     Approval,
-    AudioInfo,
     AuditEvent,
     Consent,
     ConsultationStatus,
@@ -21,14 +21,9 @@ from scribe.records import (
     ExportRecord,
     JobKind,
     JobState,
-    Letter,
-    LetterKind,
     NoteState,
     PatientDetails,
-    RemovedStatement,
     Role,
-    StageTiming,
-    Statement,
     User,
 )
 from scribe.store import Audio, Store, new_key, open_store

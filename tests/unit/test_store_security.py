@@ -9,18 +9,8 @@ import pytest
 from helpers.store_helpers import make_settings, note, transcript
 
 from scribe.errors import KeyMissingError, TamperedError
-from scribe.records import (
-    Approval,
-    AuditEvent,
-    Consent,
-    Edit,
-    Letter,
-    LetterKind,
-    PatientDetails,
-    RemovedStatement,
-    Role,
-    Statement,
-)
+from scribe.records import Letter, LetterKind, RemovedStatement, Statement
+from scribe.rows import Approval, AuditEvent, Consent, Edit, PatientDetails, Role
 from scribe.store import Audio, Store, new_key, open_store
 
 MARKERS = {

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 from scribe.notes.backends.lines import LineFormat
 from scribe.records import StageTiming
 
-Role = Literal["system", "user", "assistant"]
+ChatRole = Literal["system", "user", "assistant"]
 OnText = Callable[[str], None]
 
 
@@ -20,7 +20,7 @@ OnText = Callable[[str], None]
 class Message:
     """One chat message."""
 
-    role: Role
+    role: ChatRole
     content: str
 
     def as_dict(self) -> dict[str, str]:

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from scribe.errors import StateError
-from scribe.records import Role, User
 from scribe.review import deps
+from scribe.rows import Role, User
 from scribe.store.accounts import MIN_PASSWORD_LENGTH, hash_password
 
 router = APIRouter(prefix="/admin")
@@ -46,7 +46,7 @@ def _users_page(request: Request, *, notice: str = "", error: str = "", form: di
         "form": form or {"username": "", "full_name": "", "role": Role.CLINICIAN.value, "totp_required": False},
         "min_length": MIN_PASSWORD_LENGTH,
     }
-    return deps.render(request, "admin/users.html", context, status_code=status_code)
+    return deps.render_page(request, "admin/users.html", context, status_code=status_code)
 
 
 @router.get("/users")
@@ -219,4 +219,4 @@ def audit_log(
         "verified": db.verify_audit() if verify else None,
     }
     deps.audit(request, "view", "audit-log", detail="verify" if verify else "")
-    return deps.render(request, "admin/audit.html", context)
+    return deps.render_page(request, "admin/audit.html", context)

@@ -16,8 +16,8 @@ from functools import cache
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from scribe.records import User
 from scribe.review import deps
+from scribe.rows import User
 from scribe.store.accounts import (
     MIN_PASSWORD_LENGTH,
     hash_password,
@@ -78,7 +78,7 @@ def _login_form(
     token = request.cookies.get(deps.LOGIN_CSRF_COOKIE) or deps.new_login_csrf()
     request.state.csrf_token = token
     context = {"next": deps.safe_next(next_path), "error": error, "username": username}
-    response = deps.render(request, "login.html", context, status_code=status_code)
+    response = deps.render_page(request, "login.html", context, status_code=status_code)
     response.set_cookie(
         deps.LOGIN_CSRF_COOKIE, token, path="/login", httponly=True, samesite="strict", secure=config.cookie_secure
     )
@@ -153,7 +153,7 @@ def totp_page(
         return _see_other(deps.safe_next(next_path))
     if not user.totp_enabled:
         return _see_other("/account/totp" + deps.next_query(next_path))
-    return deps.render(request, "login_totp.html", {"next": deps.safe_next(next_path), "error": ""})
+    return deps.render_page(request, "login_totp.html", {"next": deps.safe_next(next_path), "error": ""})
 
 
 @router.post("/login/totp", dependencies=[Depends(deps.csrf_session)])
@@ -170,7 +170,7 @@ def totp_submit(
     context = {"next": deps.safe_next(next_path)}
     if message := _rate_limited(request, user.username):
         deps.audit(request, "sign-in-totp", f"user:{user.id}", outcome="denied", detail="rate limited")
-        return deps.render(request, "login_totp.html", {**context, "error": message}, status_code=429)
+        return deps.render_page(request, "login_totp.html", {**context, "error": message}, status_code=429)
     secret = db.totp_secret(user.id)
     if secret is None:
         return _see_other("/account/totp" + deps.next_query(next_path))
@@ -178,7 +178,7 @@ def totp_submit(
         db.record_login_failure(user.username, deps.client_ip(request))
         deps.audit(request, "sign-in-totp", f"user:{user.id}", outcome="failed", detail="wrong code")
         error = "That code is not right. Enter the 6-digit code your authenticator app shows now."
-        return deps.render(request, "login_totp.html", {**context, "error": error}, status_code=401)
+        return deps.render_page(request, "login_totp.html", {**context, "error": error}, status_code=401)
     response = _see_other(deps.safe_next(next_path))
     _start_session(request, response, user, second_factor_done=True)
     deps.audit(request, "sign-in-totp", f"user:{user.id}")
@@ -200,7 +200,7 @@ def logout(request: Request, user: User = Depends(deps.session_user)) -> Respons
 
 def _account(request: Request, *, notice: str = "", error: str = "", status_code: int = 200) -> Response:
     context = {"notice": notice, "error": error, "min_length": MIN_PASSWORD_LENGTH}
-    return deps.render(request, "account.html", context, status_code=status_code)
+    return deps.render_page(request, "account.html", context, status_code=status_code)
 
 
 @router.get("/account")
@@ -255,7 +255,7 @@ def _enrol_page(
         "enrolled": False,
         "pending": deps.second_factor_pending(request, request.state.signed_in),
     }
-    return deps.render(request, "account_totp.html", context, status_code=status_code)
+    return deps.render_page(request, "account_totp.html", context, status_code=status_code)
 
 
 @router.get("/account/totp")
@@ -268,7 +268,7 @@ def totp_enrol_page(
         if pending:
             return _see_other("/login/totp" + deps.next_query(next_path))
         context = {"enrolled": True, "pending": False, "error": "", "next": "/"}
-        return deps.render(request, "account_totp.html", context)
+        return deps.render_page(request, "account_totp.html", context)
     return _enrol_page(request, user, new_totp_secret(), next_path)
 
 

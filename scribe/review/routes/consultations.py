@@ -25,18 +25,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from scribe.audio.decode import probe_audio
 from scribe.errors import AudioError
 from scribe.notes.templates import load_template, template_names
-from scribe.records import (
-    Consent,
-    Consultation,
-    ConsultationStatus,
-    JobKind,
-    PatientDetails,
-    ReviewMetrics,
-    Role,
-    User,
-)
 from scribe.review import deps, policy
 from scribe.review.editing import blank_note
+from scribe.rows import Consent, Consultation, ConsultationStatus, JobKind, PatientDetails, ReviewMetrics, Role, User
 from scribe.store.store import Audio, Store
 
 logger = logging.getLogger(__name__)
@@ -179,7 +170,7 @@ def consultation_list(request: Request, user: User = Depends(deps.current_user))
         "show_owner": user.role != Role.CLINICIAN,
         "scope_note": scope,
     }
-    return deps.render(request, "consultations/list.html", context)
+    return deps.render_page(request, "consultations/list.html", context)
 
 
 # --- a new consultation ----------------------------------------------------------------------------
@@ -192,7 +183,7 @@ def _templates(request: Request) -> list[Any]:
 
 def _new_page(request: Request, values: dict[str, str], errors: dict[str, str], status_code: int = 200) -> Response:
     context = {"templates": _templates(request), "values": values, "errors": errors, "arms": ARMS}
-    return deps.render(request, "consultations/new.html", context, status_code=status_code)
+    return deps.render_page(request, "consultations/new.html", context, status_code=status_code)
 
 
 def _clinician(user: User) -> None:
@@ -272,7 +263,7 @@ def _consent_page(request: Request, c: Consultation, error: str = "", status_cod
         "has_note": c.current_version > 0,
         "control": is_control(c),
     }
-    return deps.render(request, "consultations/consent.html", context, status_code=status_code)
+    return deps.render_page(request, "consultations/consent.html", context, status_code=status_code)
 
 
 @router.get("/consultations/{cid}/consent")
@@ -358,7 +349,7 @@ def _record_page(request: Request, c: Consultation, error: str = "", status_code
         "speaker_labels": SPEAKER_LABELS,
         **_status_context(c),
     }
-    return deps.render(request, "consultations/record.html", context, status_code=status_code)
+    return deps.render_page(request, "consultations/record.html", context, status_code=status_code)
 
 
 @router.get("/consultations/{cid}/record")
@@ -460,7 +451,7 @@ def live_transcript(request: Request, cid: str, user: User = Depends(deps.curren
     segments = worker.live_segments(cid) if worker is not None else []
     done = c.status != ConsultationStatus.RECORDING
     context = {"segments": segments, "speaker_labels": SPEAKER_LABELS}
-    return deps.render(request, "consultations/_live.html", context, status_code=286 if done else 200)
+    return deps.render_page(request, "consultations/_live.html", context, status_code=286 if done else 200)
 
 
 def _status_context(c: Consultation) -> dict[str, Any]:
@@ -486,7 +477,7 @@ def status_fragment(request: Request, cid: str, user: User = Depends(deps.curren
     if wants_json(request):
         return JSONResponse({"status": c.status.value, "ready": context["ready"], "error": c.error})
     code = 286 if final and is_htmx(request) and not headers else 200
-    return deps.render(request, "consultations/_status.html", context, status_code=code, headers=headers)
+    return deps.render_page(request, "consultations/_status.html", context, status_code=code, headers=headers)
 
 
 class _Refused(Exception):

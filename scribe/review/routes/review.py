@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -20,28 +20,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from scribe.export.fhir import safe_destination
-from scribe.records import (
-    Approval,
-    Consultation,
-    ConsultationStatus,
-    Dispute,
-    Edit,
-    EditAction,
-    ExportRecord,
-    Grounded,
-    JobKind,
-    Letter,
-    LetterKind,
-    NoteDraft,
-    NoteState,
-    NoteVersion,
-    PatientDetails,
-    RemovedStatement,
-    ReviewMetrics,
-    Statement,
-    Transcript,
-    User,
-)
+from scribe.records import Grounded, Letter, LetterKind, NoteDraft, RemovedStatement, Statement, Transcript, now_utc
 from scribe.review import deps
 from scribe.review.editing import (
     STRUCTURED,
@@ -58,6 +37,21 @@ from scribe.review.editing import (
     undo_edits,
 )
 from scribe.review.routes.consultations import SPEAKER_LABELS, is_htmx, load, queue, redirect, target
+from scribe.rows import (
+    Approval,
+    Consultation,
+    ConsultationStatus,
+    Dispute,
+    Edit,
+    EditAction,
+    ExportRecord,
+    JobKind,
+    NoteState,
+    NoteVersion,
+    PatientDetails,
+    ReviewMetrics,
+    User,
+)
 from scribe.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -71,10 +65,6 @@ HEARTBEAT_CAP_SECONDS = 20.0
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _MAX_TEXT = 4000
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _digest(statement: Statement) -> str:
@@ -232,12 +222,12 @@ def review_page(
     if user.id == c.owner_id and c.status == ConsultationStatus.DRAFTED and c.metrics.first_shown_at is None:
 
         def shown(m: ReviewMetrics) -> None:
-            m.first_shown_at = m.first_shown_at or _now()
+            m.first_shown_at = m.first_shown_at or now_utc()
 
         store.update_metrics(cid, shown)
-    _beats(request)[(cid, user.id)] = _now()
+    _beats(request)[(cid, user.id)] = now_utc()
     deps.audit(request, "view", target(cid), detail=f"version {v.version} {tab}")
-    return deps.render(request, "review/page.html", {"r": _view(request, c, v, tab, full=True)})
+    return deps.render_page(request, "review/page.html", {"r": _view(request, c, v, tab, full=True)})
 
 
 def _metadata_page(request: Request, c: Consultation) -> Response:
@@ -251,7 +241,7 @@ def _metadata_page(request: Request, c: Consultation) -> Response:
         "can_delete": deps.allowed(request, "delete", c),
     }
     deps.audit(request, "view", target(c.id), detail="metadata")
-    return deps.render(request, "consultations/meta.html", context)
+    return deps.render_page(request, "consultations/meta.html", context)
 
 
 # --- audio ---------------------------------------------------------------------------------------------
@@ -324,7 +314,7 @@ def _section_response(request: Request, c: Consultation, v: NoteVersion, key: st
         "structured_key": key,
         "structured_items": list(getattr(v.note, key)) if key in STRUCTURED else [],
     }
-    return deps.render(request, "review/_section.html", context)
+    return deps.render_page(request, "review/_section.html", context)
 
 
 async def _change(request: Request, cid: str, key: str, index: int | None, action: EditAction, user: User) -> Response:
@@ -371,7 +361,7 @@ def edit_form(request: Request, cid: str, key: str, index: int, user: User = Dep
         raise HTTPException(404, "There is no such statement; reload the page.")
     context = {"r": _view(request, c, v), "key": key, "index": index, "text": section.statements[index].text}
     template = "review/_statement_edit.html" if is_htmx(request) else "review/edit.html"
-    return deps.render(request, template, context)
+    return deps.render_page(request, template, context)
 
 
 @router.post("/consultations/{cid}/statements/{key}/{index}", dependencies=[Depends(deps.csrf)])
@@ -543,7 +533,7 @@ def _beats(request: Request) -> dict[tuple[str, int], datetime]:
 def heartbeat(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """The review page is visible and in use: add the time since the last beat (at most 20 s) to review time."""
     c = load(request, cid, "note")
-    now = _now()
+    now = now_utc()
     beats = _beats(request)
     last = beats.get((cid, user.id))
     beats[(cid, user.id)] = now
