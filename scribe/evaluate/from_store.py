@@ -13,10 +13,10 @@ import logging
 from datetime import datetime
 
 from scribe.evaluate.results import CaseResult, NoteScores, TimeScores
+from scribe.notes.editing import undo_edits
 from scribe.notes.grounding import ground_items
 from scribe.notes.omissions import find_omissions
 from scribe.records import NoteDraft
-from scribe.review.editing import undo_edits
 from scribe.rows import Consultation, NoteState
 from scribe.store.store import Store
 

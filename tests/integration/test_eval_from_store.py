@@ -11,9 +11,9 @@ from helpers.store_helpers import make_settings
 from sqlalchemy import MetaData, Table, create_engine, delete, update
 
 from scribe.evaluate.from_store import OBJECTED, consultation_cases, store_cases
+from scribe.notes.editing import apply_edit, blank_note, section_changes, undo_edits
 from scribe.notes.templates import load_template
 from scribe.records import NoteDraft, NoteSection, Omission, Segment, SpeakerRole, Statement, Transcript
-from scribe.review.editing import apply_edit, blank_note, section_changes, undo_edits
 from scribe.rows import Approval, Consent, EditAction, PatientDetails, ReviewMetrics, Role, SectionChange, User
 from scribe.store import Store, open_store
 

@@ -16,9 +16,9 @@ from helpers.local_server import free_port
 from helpers.review_app import PASSWORD, csrf_from, review_app, review_settings, signed_in_client, totp_secret
 
 from scribe.export.fhir_client import FhirClient
+from scribe.notes.editing import flags
 from scribe.notes.inputs import transcript_from_data
 from scribe.records import Letter, LetterKind, Medication, NoteDraft, NoteSection, Omission, RemovedStatement, Statement
-from scribe.review.editing import flags
 from scribe.review.routes.consultations import valid_nhs_number
 from scribe.rows import Consent, ConsultationStatus, JobKind, NoteState, PatientDetails, Role
 from scribe.store import Audio, Store

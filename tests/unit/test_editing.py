@@ -1,4 +1,4 @@
-"""Clinician edits, diffs, flags and per-section change metrics (scribe.review.editing)."""
+"""Clinician edits, diffs, flags and per-section change metrics (scribe.notes.editing)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scribe.notes.inputs import transcript_from_data
-from scribe.notes.templates import load_template
-from scribe.records import Medication, NoteDraft, NoteSection, Omission, RemovedStatement, Statement
-from scribe.review.editing import (
+from scribe.notes.editing import (
     DiffRun,
     EditError,
     apply_edit,
@@ -22,6 +19,9 @@ from scribe.review.editing import (
     undo_edits,
     word_diff,
 )
+from scribe.notes.inputs import transcript_from_data
+from scribe.notes.templates import load_template
+from scribe.records import Medication, NoteDraft, NoteSection, Omission, RemovedStatement, Statement
 from scribe.rows import EditAction
 
 DATA = Path(__file__).parent.parent / "data"

@@ -24,9 +24,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from scribe.audio.decode import probe_audio
 from scribe.errors import AudioError
+from scribe.notes.editing import blank_note
 from scribe.notes.templates import load_template, template_names
 from scribe.review import deps, policy
-from scribe.review.editing import blank_note
 from scribe.rows import Consent, Consultation, ConsultationStatus, JobKind, PatientDetails, ReviewMetrics, Role, User
 from scribe.store.store import Audio, Store
 

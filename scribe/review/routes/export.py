@@ -16,10 +16,10 @@ from fastapi.responses import Response
 
 from scribe.errors import ConfigError, ExportError
 from scribe.export.fhir import Actor, fhir_bundle, record_export, send_approved
+from scribe.notes.editing import STRUCTURED, STRUCTURED_TITLES
 from scribe.notes.render import Alert, Block, Bullets, Heading, Paragraph, Text, pdf_bytes
 from scribe.records import Letter, LetterKind
 from scribe.review import deps
-from scribe.review.editing import STRUCTURED, STRUCTURED_TITLES
 from scribe.review.routes.consultations import load, redirect, target
 from scribe.rows import Consultation, Dispute, ExportRecord, NoteState, NoteVersion, User
 

@@ -1,6 +1,6 @@
 """The review page: transcript with playback, the note edited in place, letters, changes, history; approval.
 
-Edits go through :mod:`scribe.review.editing` and are saved with the Edit record in one store
+Edits go through :mod:`scribe.notes.editing` and are saved with the Edit record in one store
 transaction, and so is restoring a statement the grounding check removed from the draft. Only the
 current DRAFT version is editable; approved versions are read-only (409) and "Correct this note"
 makes a new version that needs approval again.
@@ -20,9 +20,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from scribe.export.fhir import safe_destination
-from scribe.records import Grounded, Letter, LetterKind, NoteDraft, RemovedStatement, Statement, Transcript, now_utc
-from scribe.review import deps
-from scribe.review.editing import (
+from scribe.notes.editing import (
     STRUCTURED,
     STRUCTURED_TITLES,
     EditError,
@@ -36,6 +34,8 @@ from scribe.review.editing import (
     section_changes,
     undo_edits,
 )
+from scribe.records import Grounded, Letter, LetterKind, NoteDraft, RemovedStatement, Statement, Transcript, now_utc
+from scribe.review import deps
 from scribe.review.routes.consultations import SPEAKER_LABELS, is_htmx, load, queue, redirect, target
 from scribe.rows import (
     Approval,
