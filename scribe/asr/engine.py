@@ -1,8 +1,8 @@
 """The faster-whisper engine: one loaded model, segments yielded lazily as records.
 
 Device "auto" picks CUDA with float16 when CTranslate2 sees a GPU, else the CPU with int8 and
-one thread per core. Silero VAD (shipped inside faster-whisper) skips silence; word timestamps
-are always on because speaker attribution and evidence links need them.
+one thread per core (:mod:`scribe.devices`). Silero VAD (shipped inside faster-whisper) skips
+silence; word timestamps are always on because speaker attribution and evidence links need them.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ctranslate2
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from scribe.asr.vocabulary import hotwords, load_terms
 from scribe.catalogue import resolve
 from scribe.config import Settings
+from scribe.devices import choose_device
 from scribe.errors import ModelError, TranscriptionError
 from scribe.records import Segment, Word
 
@@ -71,23 +71,6 @@ def faster_whisper_arguments(options: DecodeOptions, *, multilingual: bool = Tru
         "hotwords": options.hotwords or None,
         "temperature": list(FALLBACK_TEMPERATURES) if options.temperature_fallback else 0.0,
     }
-
-
-def cuda_available() -> bool:
-    """Whether CTranslate2 can see a CUDA device."""
-    try:
-        return ctranslate2.get_cuda_device_count() > 0
-    except RuntimeError:
-        return False
-
-
-def choose_device(device: str, compute_type: str | None) -> tuple[str, str]:
-    """Resolve "auto" and the default compute type: CUDA float16 when present, else CPU int8."""
-    if device == "auto":
-        device = "cuda" if cuda_available() else "cpu"
-    if device == "cuda" and not cuda_available():
-        raise ModelError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
-    return device, compute_type or ("float16" if device == "cuda" else "int8")
 
 
 class WhisperEngine:

@@ -90,7 +90,7 @@ def test_unknown_model_and_bad_option(sample_stereo: Path, tmp_path: Path) -> No
 
 
 def test_cuda_asked_for_without_a_gpu(sample_stereo: Path, tmp_path: Path) -> None:
-    from scribe.asr.engine import cuda_available
+    from scribe.devices import cuda_available
 
     if cuda_available():
         pytest.skip("a GPU is present")

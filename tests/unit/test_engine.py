@@ -1,4 +1,4 @@
-"""Engine choices: device and precision, decoding options from settings, English-only models."""
+"""Engine choices: decoding options from settings, English-only models."""
 
 from __future__ import annotations
 
@@ -7,26 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from scribe.asr import engine as engine_module
-from scribe.asr.engine import DecodeOptions, choose_device, decode_options
+from scribe.asr.engine import DecodeOptions, decode_options
 from scribe.config import Settings
-from scribe.errors import ModelError, TranscriptionError
-
-
-def test_auto_uses_cuda_float16_when_a_gpu_is_visible(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No GPU here: CTranslate2's device count is the one thing mocked."""
-    monkeypatch.setattr(engine_module.ctranslate2, "get_cuda_device_count", lambda: 1)
-    assert choose_device("auto", None) == ("cuda", "float16")
-    assert choose_device("cuda", "int8_float16") == ("cuda", "int8_float16")
-    assert choose_device("cpu", None) == ("cpu", "int8")
-
-
-def test_auto_falls_back_to_cpu_int8(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module.ctranslate2, "get_cuda_device_count", lambda: 0)
-    assert choose_device("auto", None) == ("cpu", "int8")
-    assert choose_device("auto", "float32") == ("cpu", "float32")
-    with pytest.raises(ModelError, match="no CUDA GPU"):
-        choose_device("cuda", None)
+from scribe.errors import TranscriptionError
 
 
 def test_decode_options_follow_settings(settings: Settings) -> None:

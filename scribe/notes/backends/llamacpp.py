@@ -34,7 +34,7 @@ def _gpu_layers(requested: int, device: str) -> int:
 
     if device == "cpu" or requested == 0:
         return 0
-    from scribe.asr.engine import cuda_available
+    from scribe.devices import cuda_available
 
     if not (llama_cpp.llama_supports_gpu_offload() and cuda_available()):
         if device == "cuda":
