@@ -32,8 +32,9 @@ import httpx
 
 from scribe.config import load_settings
 from scribe.notes.inputs import load_transcript
+from scribe.pipeline import decode_audio
 from scribe.records import Letter, NoteDraft
-from scribe.review.pipeline import decode_recording, playback_flac
+from scribe.review.playback import playback_flac
 from scribe.rows import Consent, ConsultationStatus, PatientDetails, Role
 from scribe.store import Audio, open_store
 from scribe.store.accounts import hash_password
@@ -81,7 +82,7 @@ def fill(demo: Path) -> tuple[dict[str, str], str]:
         store.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=clinician.id))
         data = SAMPLE.read_bytes()
         store.put_audio(c.id, "original", Audio(data, "audio/flac"))
-        store.put_audio(c.id, "playback", playback_flac(decode_recording(data, settings)))
+        store.put_audio(c.id, "playback", playback_flac(decode_audio(data, settings)))
         store.put_transcript(c.id, load_transcript(demo / "transcript.json"))
         note = NoteDraft.model_validate_json((demo / "note.json").read_text())
         version = store.add_version(c.id, note, created_by=None)

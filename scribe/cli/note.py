@@ -7,13 +7,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from scribe import pipeline
 from scribe.config import Settings, load_settings
 from scribe.errors import DraftError
 from scribe.fileio import write_text_atomic
 from scribe.notes.backends import BACKENDS, Backend, load_backend
-from scribe.notes.draft import DraftOptions, draft_note
 from scribe.notes.inputs import load_document, load_transcript
-from scribe.notes.templates import load_template
 from scribe.records import Letter, LetterKind, NoteDraft, NoteSection, Transcript
 
 FORMATS = ("json", "markdown", "text", "pdf")
@@ -93,7 +92,7 @@ def note_command(
     _check_format(output_format, output)
     console = Console(stderr=True)
     settings = load_settings()
-    chosen = load_template(template or settings.note_template, settings.templates_dir)
+    chosen = pipeline.note_template(settings, template)
     transcript = _transcript(source, settings, console)
     llm = _backend(settings, backend, model, console)
 
@@ -103,7 +102,7 @@ def note_command(
         console.print(f"  {section.title}: {state}", highlight=False, soft_wrap=True)
 
     try:
-        draft = draft_note(transcript, llm, chosen, options=DraftOptions.from_settings(settings), on_section=done)
+        draft = pipeline.draft(transcript, settings, llm, chosen, on_section=done)
     finally:
         llm.close()
     _report(draft, console)
@@ -121,8 +120,6 @@ def letter_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),  # noqa: UP007
 ) -> None:
     """Draft a letter from INPUT: to the GP, or to the patient in plain language (reading level measured)."""
-    from scribe.notes.letters import LetterOptions, draft_letter
-
     if kind not in ("gp", "patient"):
         raise typer.BadParameter("choose gp or patient", param_hint="--kind")
     _check_format(output_format, output)
@@ -135,11 +132,8 @@ def letter_command(
     llm = _backend(settings, backend, model, console)
     try:
         if reviewed is None:
-            chosen = load_template(template or settings.note_template, settings.templates_dir)
-            reviewed = draft_note(transcript, llm, chosen, options=DraftOptions.from_settings(settings))
-        letter = draft_letter(
-            reviewed, transcript, llm, LetterKind(kind), options=LetterOptions.from_settings(settings)
-        )
+            reviewed = pipeline.draft(transcript, settings, llm, template)
+        letter = pipeline.letter(reviewed, transcript, settings, llm, LetterKind(kind))
     finally:
         llm.close()
     _report(letter, console)

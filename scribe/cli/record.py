@@ -18,10 +18,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from scribe.asr.engine import decode_options, load_engine
+from scribe import pipeline
+from scribe.asr.engine import load_engine
 from scribe.asr.formats import to_json
-from scribe.asr.streaming import LiveTranscriber, transcribe_live
-from scribe.asr.transcribe import speaker_options
+from scribe.asr.streaming import transcribe_live
 from scribe.audio.capture import SAMPLE_RATE, Recorder, list_input_devices
 from scribe.audio.decode import decode_file
 from scribe.audio.recording import RecordingExistsError, recover
@@ -192,13 +192,11 @@ def _meter(recorder: Recorder) -> Group:
 def _live_drafter(settings: Settings, console: Console) -> LiveDrafter:
     """The LLM and template, loaded before recording starts so their errors come first."""
     from scribe.notes.backends import load_backend
-    from scribe.notes.draft import DraftOptions, LiveDrafter
-    from scribe.notes.templates import load_template
 
-    template = load_template(settings.note_template, settings.templates_dir)
+    template = pipeline.note_template(settings)
     with console.status("loading the language model"):
         backend = load_backend(settings)
-    return LiveDrafter(backend, template, DraftOptions.from_settings(settings))
+    return pipeline.live_drafter(settings, backend, template)
 
 
 def _show_section(console: Console, section: NoteSection) -> None:
@@ -234,11 +232,7 @@ class _LiveSession:
         drafter: LiveDrafter | None = None,
     ) -> None:
         engine = load_engine(settings, model=model)  # loaded before recording starts, so errors come first
-        transcriber = LiveTranscriber(
-            engine,
-            decode_options(settings),
-            speaker_options(settings),
-        )
+        transcriber = pipeline.live_transcriber(settings, engine)
         chunks = recorder.chunks()  # subscribe before start() so no audio is missed
         self._stopped_at = 0.0
         self._result: Transcript | None = None

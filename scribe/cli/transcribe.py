@@ -8,10 +8,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from scribe import pipeline
 from scribe.asr import speakers as spk
-from scribe.asr.engine import decode_options, load_engine
+from scribe.asr.engine import load_engine
 from scribe.asr.formats import format_transcript
-from scribe.asr.transcribe import enrolment_path, speaker_options, transcribe
+from scribe.asr.transcribe import enrolment_path
 from scribe.audio.decode import decode_file
 from scribe.config import Settings, load_settings
 from scribe.fileio import write_text_atomic
@@ -75,10 +76,8 @@ def transcribe_file(
     batched: bool | None = None,
 ) -> Transcript:
     """Decode and transcribe one file with a progress bar on stderr (shared by `transcribe` and `note`)."""
-    decoded = decode_file(audio, max_seconds=settings.max_audio_seconds)
+    decoded = pipeline.decode_audio(audio, settings)
     engine = load_engine(settings, model=model, device=device)
-    options = decode_options(settings, language=language, beam_size=beam_size, batched=batched)
-    speaker = speaker_options(settings, speakers)  # type: ignore[arg-type]
     progress = Progress(
         TextColumn("transcribing {task.fields[name]}"),
         BarColumn(),
@@ -89,7 +88,16 @@ def transcribe_file(
     )
     with progress:
         task = progress.add_task("asr", total=decoded.duration, name=audio.name)
-        return transcribe(decoded, engine, options, speaker, on_progress=lambda s: progress.update(task, completed=s))
+        return pipeline.transcribe_audio(
+            decoded,
+            settings,
+            engine,
+            speakers=speakers,  # type: ignore[arg-type]
+            language=language,
+            beam_size=beam_size,
+            batched=batched,
+            on_progress=lambda s: progress.update(task, completed=s),
+        )
 
 
 def enrol_command(

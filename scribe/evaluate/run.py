@@ -61,7 +61,7 @@ def fingerprint(dataset: str, options: RunOptions, models: dict[str, str]) -> st
 
 
 class Pipeline:
-    """The models a run needs, loaded once and only when first used."""
+    """The models a run needs, loaded once and only when first used, over :mod:`scribe.pipeline`'s steps."""
 
     def __init__(self, settings: Settings, options: RunOptions) -> None:
         self.settings = settings
@@ -80,6 +80,7 @@ class Pipeline:
         return out
 
     def engine(self) -> Any:
+        """The speech engine, loaded on first use."""
         if self._engine is None:
             from scribe.asr.engine import load_engine
 
@@ -87,35 +88,36 @@ class Pipeline:
         return self._engine
 
     def backend(self) -> Any:
+        """The language model (and the run's note template), loaded on first use."""
         if self._backend is None:
+            from scribe import pipeline
             from scribe.notes.backends import load_backend
-            from scribe.notes.templates import load_template
 
             self._backend = load_backend(self.settings)
-            self._template = load_template(self.options.template, self.settings.templates_dir)
+            self._template = pipeline.note_template(self.settings, self.options.template)
         return self._backend
 
     def transcribe(self, audio: Path) -> Transcript:
-        from scribe.asr.engine import decode_options
-        from scribe.asr.transcribe import speaker_options, transcribe
-        from scribe.audio.decode import decode_file
+        """The case's recording, transcribed with the settings' options."""
+        from scribe import pipeline
 
-        decoded = decode_file(audio, max_seconds=self.settings.max_audio_seconds)
-        return transcribe(decoded, self.engine(), decode_options(self.settings), speaker_options(self.settings))
+        return pipeline.transcribe_audio(audio, self.settings, self.engine())
 
     def draft(self, transcript: Transcript) -> NoteDraft:
-        from scribe.notes.draft import DraftOptions, draft_note
+        """The note, drafted with the run's template."""
+        from scribe import pipeline
 
         backend = self.backend()
-        return draft_note(transcript, backend, self._template, options=DraftOptions.from_settings(self.settings))
+        return pipeline.draft(transcript, self.settings, backend, self._template)
 
-    def letter(self, draft: NoteDraft, transcript: Transcript) -> Any:
-        from scribe.notes.letters import LetterOptions, draft_letter
+    def letter(self, draft: NoteDraft, transcript: Transcript) -> Letter:
+        """The patient letter, drafted from ``draft``."""
+        from scribe import pipeline
 
-        options = LetterOptions.from_settings(self.settings)
-        return draft_letter(draft, transcript, self.backend(), LetterKind.PATIENT, options=options)
+        return pipeline.letter(draft, transcript, self.settings, self.backend(), LetterKind.PATIENT)
 
     def close(self) -> None:
+        """Release the language model, if one was loaded."""
         if self._backend is not None and hasattr(self._backend, "close"):
             self._backend.close()
 

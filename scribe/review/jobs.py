@@ -25,16 +25,16 @@ import time
 import traceback
 from collections.abc import Callable
 
-from scribe.asr.engine import WhisperEngine, decode_options, load_engine
+from scribe import pipeline
+from scribe.asr.engine import WhisperEngine, load_engine
 from scribe.asr.streaming import LiveTranscriber
-from scribe.asr.transcribe import speaker_options
 from scribe.config import Settings
 from scribe.errors import EmptyAudioError, NotFoundError, ScribeError, StateError, TranscriptionError
 from scribe.notes.backends import Backend, load_backend
 from scribe.notes.draft import LiveDrafter
 from scribe.records import NoteSection, Segment, Transcript, now_utc
-from scribe.review import pipeline
 from scribe.review.live import LiveSession
+from scribe.review.playback import playback_flac
 from scribe.rows import ConsultationStatus, Job, JobKind, ReviewMetrics
 from scribe.store.store import Audio, Store
 
@@ -206,7 +206,7 @@ class JobRunner:
             return self._llm
 
     def _transcriber(self) -> LiveTranscriber:
-        return LiveTranscriber(self._engine(), decode_options(self.settings), speaker_options(self.settings))
+        return pipeline.live_transcriber(self.settings, self._engine())
 
     def _new_session(self, consultation_id: str, seq: int) -> LiveSession | None:
         """A live session for a consultation that is RECORDING (called with the live lock held)."""
@@ -321,12 +321,12 @@ class JobRunner:
             original = Audio(data=chunks, media_type=WEBM)
             self.store.put_audio(cid, "original", original)
         transcript = self._finish_live(session, len(original.data)) if session is not None else None
-        decoded = pipeline.decode_recording(original.data, self.settings)
+        decoded = pipeline.decode_audio(original.data, self.settings)
         if transcript is None:
             with self._compute:
                 transcript = pipeline.transcribe_audio(decoded, self.settings, self._engine())
         self.store.put_transcript(cid, transcript)
-        self.store.put_audio(cid, "playback", pipeline.playback_flac(decoded))
+        self.store.put_audio(cid, "playback", playback_flac(decoded))
         self.store.set_audio_info(cid, decoded.info)
         self.store.add_timings(cid, transcript.timings)
         self.store.set_status(cid, ConsultationStatus.DRAFTING)

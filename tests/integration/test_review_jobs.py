@@ -15,6 +15,7 @@ import pytest
 from helpers.audio_bytes import encode_bytes, split
 from helpers.fast_llm import FAST_LLM, brief_templates
 
+from scribe import pipeline
 from scribe.asr.engine import decode_options
 from scribe.asr.streaming import LiveTranscriber
 from scribe.asr.transcribe import speaker_options
@@ -22,10 +23,9 @@ from scribe.audio.decode import decode_bytes, decode_file
 from scribe.config import Settings, load_settings
 from scribe.errors import BackendError, StateError, TranscriptionError
 from scribe.records import Letter, LetterKind, NoteDraft, Statement, Transcript
-from scribe.review import pipeline
 from scribe.review.jobs import JobRunner
 from scribe.review.live import ChunkStream, LiveSession
-from scribe.review.pipeline import playback_flac, transcribe_audio
+from scribe.review.playback import playback_flac
 from scribe.rows import Consent, ConsultationStatus, JobKind, JobState, PatientDetails, Role
 from scribe.store import Audio, Store, open_store
 from scribe.store.crypto import encode_key, new_key
@@ -54,7 +54,7 @@ def test_playback_flac_keeps_channels_in_memory(sample_stereo: Path) -> None:
 
 
 def test_transcribe_audio_from_bytes(sample_mono: Path, settings: Settings, tiny_engine) -> None:
-    transcript = transcribe_audio(sample_mono.read_bytes(), settings, tiny_engine)
+    transcript = pipeline.transcribe_audio(sample_mono.read_bytes(), settings, tiny_engine)
     assert transcript.segments
     assert transcript.duration == pytest.approx(45, abs=1)
     assert transcript.model == "whisper-tiny.en"
@@ -103,7 +103,7 @@ def test_live_session_transcribes_chunks_as_they_arrive(
     assert transcript.duration == pytest.approx(45, abs=1)
     streamed = words(" ".join(s.text for s in session.segments()))  # the final transcript re-splits at speaker turns
     assert streamed == words(" ".join(s.text for s in transcript.segments))
-    whole = transcribe_audio(sample_mono.read_bytes(), settings, tiny_engine)
+    whole = pipeline.transcribe_audio(sample_mono.read_bytes(), settings, tiny_engine)
     live_words = words(" ".join(s.text for s in transcript.segments))
     file_words = words(" ".join(s.text for s in whole.segments))
     assert len(live_words & file_words) >= 0.7 * len(file_words)

@@ -671,7 +671,7 @@ def test_status_redirects_to_review_when_drafted(world: World) -> None:
 def test_while_drafting_the_status_shows_each_section_once_written_to_its_clinician_only(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scribe.review import pipeline
+    from scribe import pipeline
     from scribe.review.jobs import JobRunner
 
     cid = _consented(world)
