@@ -41,12 +41,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import importlib.metadata
 import json
 import logging
 import os
-import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -58,10 +55,28 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchkit import (
+    REPO,
+    SCRIBE_PACKAGES,
+    at_most,
+    console,
+    machine_facts,
+    pct,
+    peak_rss_bytes,
+    render_missing,
+    synth_paths,
+    table,
+    target,
+    targets_markdown,
+    targets_table,
+    tool,
+    write_outputs,
+)
+
+from scribe.fileio import write_text_atomic
+
 log = logging.getLogger("bench_asr")
 
-REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_DATA = REPO / ".cache" / "synth"
 DEFAULT_OUT = REPO / "docs" / "benchmarks" / "asr.json"
 QUICK_OUT = REPO / ".cache" / "bench" / "asr-quick.json"
@@ -176,77 +191,6 @@ QUICK_CONFIGS = ("tiny.en-int8",)
 # ------------------------------------------------------------------------------------------
 
 
-def _synth_module():
-    """scripts/synth_consultation.py (scripts/ is not a package)."""
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    import synth_consultation  # noqa: PLC0415
-
-    return synth_consultation
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident set size.
-
-    Linux: ``VmHWM`` of /proc/self/status, the peak of this program's own address space.
-    ``ru_maxrss`` is not used there: a child inherits its parent's value across fork and exec, so a
-    worker started by a large process (pytest holding a model) would report the parent's peak.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_facts() -> dict[str, Any]:
-    import psutil
-
-    return {
-        "cpu_model": _cpu_model(),
-        "logical_cores": os.cpu_count(),
-        "physical_cores": psutil.cpu_count(logical=False),
-        "ram_gb": round(psutil.virtual_memory().total / 1e9, 1),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {
-            d: _version(d)
-            for d in (
-                "scribe",
-                "ctranslate2",
-                "faster-whisper",
-                "onnxruntime",
-                "numpy",
-                "torch",
-                "resemblyzer",
-                "jiwer",
-            )
-        },
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "shared": "shared 2-core VM: other processes (tests, renders) may have been using the CPU during the run",
-    }
-
-
 def _ratio(hits: float, total: float) -> float | None:
     return hits / total if total else None
 
@@ -256,36 +200,14 @@ def _ratio(hits: float, total: float) -> float | None:
 # ------------------------------------------------------------------------------------------
 
 
-def data_paths(data_dir: Path, cid: str) -> dict[str, Path]:
-    return {
-        "stereo": data_dir / f"{cid}_stereo.flac",
-        "mono": data_dir / f"{cid}_mono.flac",
-        "mono_snr10": data_dir / f"{cid}_mono_snr10.flac",
-        "reference": data_dir / f"{cid}_reference.json",
-    }
-
-
 def default_ids(data_dir: Path) -> list[str]:
     """All PriMock57 consultations the synth script knows, else the ids rendered in ``data_dir``."""
     try:
-        ids = _synth_module().list_consultations()
+        ids = tool("synth_consultation").list_consultations()
     except Exception as exc:  # noqa: BLE001 - the transcripts are optional here
         log.debug("cannot list PriMock57 consultations: %s", exc)
         ids = []
     return ids or sorted(p.name[: -len("_reference.json")] for p in data_dir.glob("*_reference.json"))
-
-
-def prepare_data(data_dir: Path, ids: Sequence[str], need_noise: bool) -> None:
-    """Render missing consultations (SYNTHETIC) through the synth script's API."""
-    for cid in ids:
-        paths = data_paths(data_dir, cid)
-        missing = [k for k in ("stereo", "mono", "reference") if not paths[k].is_file()]
-        if need_noise and not paths["mono_snr10"].is_file() and not missing:
-            continue  # made in memory by the worker; the clean renders are there
-        if missing:
-            log.info("%s: rendering SYNTHETIC audio into %s (missing %s)", cid, data_dir, ", ".join(missing))
-            synth = _synth_module()
-            synth.render_to_files(cid, data_dir, noise_snrs=[NOISE_SNR] if need_noise else [])
 
 
 def load_reference(path: Path) -> dict[str, Any]:
@@ -308,7 +230,8 @@ def load_audio(paths: dict[str, Path], kind: str):
     if kind != "mono_snr10" or paths[kind].is_file():
         return decode_file(paths[kind])
     clean = decode_file(paths["mono"])
-    noisy = _synth_module().mix_noise(clean.mono, NOISE_SNR, seed=0, sample_rate=SAMPLE_RATE).astype("float32")
+    synth = tool("synth_consultation")
+    noisy = synth.mix_noise(clean.mono, NOISE_SNR, seed=0, sample_rate=SAMPLE_RATE).astype("float32")
     info = AudioInfo(
         path=f"{paths['mono']} + noise {NOISE_SNR:g} dB",
         duration=clean.duration,
@@ -322,15 +245,6 @@ def load_audio(paths: dict[str, Path], kind: str):
 # ------------------------------------------------------------------------------------------
 # Worker: one group of configurations, one loaded engine, a fresh process
 # ------------------------------------------------------------------------------------------
-
-
-def verdict(target: dict[str, Any], fail: str = "FAIL") -> str:
-    """PASS/FAIL for a target, yes/no for a finding, n/a when it was not measured."""
-    if target["passed"] is None:
-        return "n/a"
-    if target["target"].startswith("clinical vocabulary"):
-        return "yes" if target["passed"] else "no"
-    return "PASS" if target["passed"] else fail
 
 
 def _score(record: dict[str, Any], ref_text: str, hyp_text: str, refsegs, transcript=None) -> None:
@@ -414,7 +328,7 @@ def run_worker(
     t0 = time.perf_counter()
     from scribe.audio.decode import decode_file
 
-    clip = decode_file(data_paths(data_dir, ids[0])["mono"]).mono[: 15 * SAMPLE_RATE]
+    clip = decode_file(synth_paths(data_dir, ids[0])["mono"]).mono[: 15 * SAMPLE_RATE]
     for opts in {(o.batched, o.hotwords): o for o in options.values()}.values():
         list(engine.decode(clip, opts).segments)
     if encoder is not None:
@@ -428,7 +342,7 @@ def run_worker(
 
     per: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}
     for index, cid in enumerate(ids):
-        paths = data_paths(data_dir, cid)
+        paths = synth_paths(data_dir, cid)
         ref = load_reference(paths["reference"])
         refsegs = reference_segments(ref)
         ref_text = " ".join(s.text for s in refsegs)
@@ -643,25 +557,14 @@ def evaluate_targets(results: dict[str, Any], over: dict[str, Any] | None) -> li
     targets: list[dict[str, Any]] = []
 
     def add(name: str, threshold: str, value: float | None, passed: bool | None, shown: str) -> None:
-        targets.append({"target": name, "threshold": threshold, "value": value, "passed": passed, "shown": shown})
+        targets.append(target(name, threshold, value, passed, shown))
 
     def le(name: str, threshold: str, value: float | None, limit: float, fmt: str) -> None:
-        add(
-            name,
-            threshold,
-            value,
-            None if value is None else value <= limit,
-            "not run" if value is None else fmt.format(value),
-        )
+        add(name, threshold, value, at_most(value, limit), "not run" if value is None else fmt.format(value))
 
     def ge(name: str, threshold: str, value: float | None, limit: float, fmt: str) -> None:
-        add(
-            name,
-            threshold,
-            value,
-            None if value is None else value >= limit,
-            "not run" if value is None else fmt.format(value),
-        )
+        passed = None if value is None else value >= limit
+        add(name, threshold, value, passed, "not run" if value is None else fmt.format(value))
 
     s = _summary(results, "base-int8-batched")
     le("RTF whisper-base int8 batched (whole transcribe)", "<= 0.06", s and s["rtf"], 0.06, "{:.3f}")
@@ -698,7 +601,7 @@ def evaluate_targets(results: dict[str, Any], over: dict[str, Any] | None) -> li
         helped = v["wer"] < s["wer"] or (v["term_recall"] or 0) > (s["term_recall"] or 0)
         shown = (
             f"WER {v['wer']:.2%} vs {s['wer']:.2%} ({(v['wer'] - s['wer']) * 100:+.2f} pp); term recall "
-            f"{_pct(v['term_recall'])} vs {_pct(s['term_recall'])}; RTF {v['rtf']:.3f} vs {s['rtf']:.3f}"
+            f"{pct(v['term_recall'])} vs {pct(s['term_recall'])}; RTF {v['rtf']:.3f} vs {s['rtf']:.3f}"
         )
         add(
             "clinical vocabulary helped (finding, not a target)", "lower WER or higher term recall", None, helped, shown
@@ -717,10 +620,6 @@ def evaluate_targets(results: dict[str, Any], over: dict[str, Any] | None) -> li
 # ------------------------------------------------------------------------------------------
 # Markdown (generated from the JSON, never edited by hand)
 # ------------------------------------------------------------------------------------------
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f}%"
 
 
 def _num(value: float | None, fmt: str = "{:.3f}") -> str:
@@ -798,10 +697,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             add(f"| {name} | {cfg['input']} | {cfg['speakers']} | failed: {err} |  |  |  |  |  |  |  |  |")
             continue
         s = entry["summary"]
-        attr = _pct(s.get("attribution"))
+        attr = pct(s.get("attribution"))
         add(
-            f"| {name} | {cfg['input']} | {cfg['speakers']} | {_pct(s['wer'], 2)} | {_pct(s['wer_mean'], 2)} "
-            f"| {_pct(s['term_recall'])} ({s['term_hits']}/{s['term_total']}) | {attr} | {_num(s['rtf_asr'])} "
+            f"| {name} | {cfg['input']} | {cfg['speakers']} | {pct(s['wer'], 2)} | {pct(s['wer_mean'], 2)} "
+            f"| {pct(s['term_recall'])} ({s['term_hits']}/{s['term_total']}) | {attr} | {_num(s['rtf_asr'])} "
             f"| {_num(s['rtf'])} | {s.get('rejected', '–')} | {_load(entry)} "
             f"| {entry['peak_rss_bytes'] / 1e6:.0f} |"
         )
@@ -860,11 +759,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                 continue
             add(
                 f"| {r['id']} | {r['duration']:.0f} | {r['latency_s']:.2f} | {r['slowest_feed_s']:.2f} "
-                f"| {r['rtf']:.3f} | {_pct(r['wer'], 2)} |"
+                f"| {r['rtf']:.3f} | {pct(r['wer'], 2)} |"
             )
         add(
             f"| **all** | {live['audio_s']:.0f} | mean {live['latency_mean_s']:.2f}, max {live['latency_max_s']:.2f} "
-            f"| {live['slowest_feed_s']:.2f} | {live['rtf']:.3f} | {_pct(live['wer'], 2)} |"
+            f"| {live['slowest_feed_s']:.2f} | {live['rtf']:.3f} | {pct(live['wer'], 2)} |"
         )
         add("")
         add(
@@ -918,10 +817,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     add("")
     add("## Targets")
     add("")
-    add("| target | threshold | measured | result |")
-    add("|---|---|---|---|")
-    for t in report["targets"]:
-        add(f"| {t['target']} | {t['threshold']} | {t['shown']} | {verdict(t, fail='**FAIL**')} |")
+    lines += targets_markdown(report["targets"])
     add("")
     add("## Per consultation")
     add("")
@@ -938,7 +834,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         cells = []
         for cid in ids:
             r = by_id.get(cid)
-            cells.append("–" if r is None else "failed" if "error" in r else f"{_pct(r['wer'], 2)} ({r['rtf']:.3f})")
+            cells.append("–" if r is None else "failed" if "error" in r else f"{pct(r['wer'], 2)} ({r['rtf']:.3f})")
         add(f"| {name} | " + " | ".join(cells) + " |")
     add("")
     add("## Configurations")
@@ -1071,47 +967,36 @@ def build_report(
     }
 
 
-def write_outputs(report: dict[str, Any], out: Path, markdown: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    markdown.parent.mkdir(parents=True, exist_ok=True)
-    markdown.write_text(render_markdown(report), encoding="utf-8")
-
-
 def print_table(report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(
-        title=f"ASR benchmark on SYNTHETIC TTS audio: {report['data']['n']} consultation(s), "
-        f"{report['data']['total_audio_s'] / 60:.1f} min"
+    results = table(
+        f"ASR benchmark on SYNTHETIC TTS audio: {report['data']['n']} consultation(s), "
+        f"{report['data']['total_audio_s'] / 60:.1f} min",
+        (
+            "config",
+            "WER pooled",
+            "WER mean",
+            "terms",
+            "attrib.",
+            "RTF asr",
+            "RTF total",
+            "rejected",
+            "load s",
+            "peak RSS MB",
+            "live wait s",
+        ),
     )
-    for col in (
-        "config",
-        "WER pooled",
-        "WER mean",
-        "terms",
-        "attrib.",
-        "RTF asr",
-        "RTF total",
-        "rejected",
-        "load s",
-        "peak RSS MB",
-        "live wait s",
-    ):
-        table.add_column(col, justify="left" if col == "config" else "right")
     for name in report["configs"]:
         entry = report["results"].get(name)
         if not entry or not entry["summary"].get("consultations"):
-            table.add_row(name, "failed", *[""] * 9)
+            results.add_row(name, "failed", *[""] * 9)
             continue
         s = entry["summary"]
-        table.add_row(
+        results.add_row(
             name,
-            _pct(s["wer"], 2),
-            _pct(s["wer_mean"], 2),
-            _pct(s["term_recall"]),
-            _pct(s.get("attribution")),
+            pct(s["wer"], 2),
+            pct(s["wer_mean"], 2),
+            pct(s["term_recall"]),
+            pct(s.get("attribution")),
             _num(s["rtf_asr"]),
             _num(s["rtf"]),
             str(s.get("rejected", "–")),
@@ -1119,19 +1004,12 @@ def print_table(report: dict[str, Any]) -> None:
             f"{entry['peak_rss_bytes'] / 1e6:.0f}",
             _num(s.get("latency_max_s"), "{:.2f}"),
         )
-    console = Console() if sys.stdout.isatty() else Console(width=170)
-    console.print(table)
+    out = console(width=170)
+    out.print(results)
     over = report.get("overhead")
     if over:
-        console.print(
-            f"scribe overhead over raw faster-whisper: {over['total']:+.1%} (ASR stage {over['asr_stage']:+.1%})"
-        )
-    targets = Table(title="Targets")
-    for col in ("target", "threshold", "measured", "result"):
-        targets.add_column(col)
-    for t in report["targets"]:
-        targets.add_row(t["target"], t["threshold"], t["shown"], verdict(t))
-    console.print(targets)
+        out.print(f"scribe overhead over raw faster-whisper: {over['total']:+.1%} (ASR stage {over['asr_stage']:+.1%})")
+    out.print(targets_table(report["targets"]))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1175,7 +1053,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown = args.markdown or out.with_suffix(".md")
     if args.markdown_only:
         report = json.loads(out.read_text(encoding="utf-8"))
-        markdown.write_text(render_markdown(report), encoding="utf-8")
+        write_text_atomic(markdown, render_markdown(report))
         print_table(report)
         return 0
 
@@ -1197,12 +1075,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"no consultations: nothing in {data_dir} and no PriMock57 transcripts to render")
     available = max(len(all_ids), len(ids))
 
-    prepare_data(data_dir, ids, need_noise=any(CONFIGS[n].input == "mono_snr10" for n in names))
-    durations = {cid: float(load_reference(data_paths(data_dir, cid)["reference"])["duration"]) for cid in ids}
+    # the 10 dB noisy mix is made in memory where no file holds it; a consultation rendered now gets its file
+    need_noise = any(CONFIGS[n].input == "mono_snr10" for n in names)
+    render_missing(data_dir, ids, noise_snrs=[NOISE_SNR] if need_noise else [])
+    durations = {cid: float(load_reference(synth_paths(data_dir, cid)["reference"])["duration"]) for cid in ids}
     subset_reason = args.subset_reason
     if subset_reason is None and len(ids) < available:
         subset_reason = f"A subset ({len(ids)} of {available}) was measured."
-    machine = machine_facts()
+    machine = machine_facts(SCRIBE_PACKAGES)
     command = shlex.join(["python", "scripts/bench_asr.py", *(sys.argv[1:] if argv is None else argv)])
     log.info(
         "benchmarking %s on %d consultation(s), %.1f min of SYNTHETIC audio",
@@ -1233,7 +1113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk=args.chunk,
             complete=number == len(groups),
         )
-        write_outputs(report, out, markdown)  # after every worker, so a cut-short run keeps its results
+        # after every worker, so a cut-short run keeps its results
+        write_outputs(out, report, markdown, render_markdown(report))
     print_table(report)
     log.info("wrote %s and %s", out, markdown)
     failed = [n for n in names if not report["results"].get(n, {}).get("summary", {}).get("consultations")]

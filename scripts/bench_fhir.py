@@ -31,28 +31,31 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import logging
 import math
-import os
-import queue
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
-from rich.table import Table
+from benchkit import (
+    FHIR_SERVER_DIR,
+    REPO,
+    FhirServer,
+    console,
+    latency_summary,
+    local_fhir_server,
+    machine_facts,
+    percentile,
+    table,
+    write_outputs,
+)
 
 from fhir_mappings import document_bundle, load_approved_note, nhs_number_error, transaction_bundle
 from fhir_mappings.sample import sample_note_data
@@ -60,14 +63,8 @@ from scribe.errors import ExportError
 from scribe.export.fhir_client import FhirClient
 from scribe.retrying import Backoff
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_asr import machine_facts  # noqa: E402
-from bench_notes import percentile  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_DIR = ROOT / "tests" / "fhir_server"
-R4_SCHEMA = SERVER_DIR / "node_modules" / "@medplum" / "definitions" / "dist" / "fhir" / "r4" / "fhir.schema.json"
-READY = re.compile(r"FHIR server listening on (http://\S+)")
+R4_SCHEMA = FHIR_SERVER_DIR / "node_modules" / "@medplum" / "definitions" / "dist" / "fhir" / "r4" / "fhir.schema.json"
+PACKAGES = ("scribe", "fhir.resources", "pydantic", "jsonschema", "httpx")  # versions reported
 log = logging.getLogger("bench_fhir")
 
 FICTITIOUS = (
@@ -220,7 +217,7 @@ def schema_check() -> tuple[SchemaCheck | None, str]:
     except ImportError:
         return None, "jsonschema is not installed (pip install -e '.[test]')"
     if not R4_SCHEMA.is_file():
-        return None, f"{R4_SCHEMA.relative_to(ROOT)} is missing (run `make`, which runs npm ci in tests/fhir_server)"
+        return None, f"{R4_SCHEMA.relative_to(REPO)} is missing (run `make`, which runs npm ci in tests/fhir_server)"
     return SchemaCheck(R4_SCHEMA), ""
 
 
@@ -298,70 +295,6 @@ def node_version() -> str | None:
     return done.stdout.strip() or None
 
 
-@dataclass
-class Server:
-    """The FHIR server exported to; ``process`` and ``tail`` (its last output lines) when this script started it."""
-
-    url: str
-    process: subprocess.Popen | None = None
-    tail: list[str] = field(default_factory=list)
-
-    def gone(self) -> str | None:
-        """Why the server this script started is no longer running (exit status, last output), or None."""
-        if self.process is None or self.process.poll() is None:
-            return None
-        output = "\n".join(self.tail) or "(none)"
-        return (
-            f"the test FHIR server exited with status {self.process.returncode} during the run; its output:\n{output}"
-        )
-
-
-@contextmanager
-def local_server(timeout: float = 60.0) -> Iterator[Server]:
-    """Start ``tests/fhir_server/server.mjs`` on a free port of 127.0.0.1; yields it, stops it after."""
-    node = shutil.which("node")
-    if node is None:
-        raise SystemExit("Node.js is not installed: the test FHIR server needs node >= 20.19 (or pass --server URL)")
-    if not (SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
-        raise SystemExit("the test FHIR server's npm packages are missing: run `make` (npm ci in tests/fhir_server)")
-    env = {k: v for k, v in os.environ.items() if k != "SCRIBE_FHIR_FAULTS"}  # no injected faults here
-    command = [node, str(SERVER_DIR / "server.mjs"), "--port", "0", "--host", "127.0.0.1"]
-    server = subprocess.Popen(
-        command, cwd=SERVER_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    tail: list[str] = []
-
-    def drain() -> None:  # reads until the server exits, so its pipe never fills
-        for line in server.stdout:
-            tail.append(line.rstrip())
-            del tail[:-40]
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise SystemExit(f"the FHIR server did not start within {timeout:.0f} s") from None
-            if line is None:
-                raise SystemExit("the FHIR server exited:\n" + "\n".join(tail))
-            if match := READY.search(line):
-                break
-        log.info("test FHIR server at %s (pid %d)", match.group(1), server.pid)
-        yield Server(match.group(1), server, tail)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
-
 # ------------------------------------------------------------------------------------------
 # Export
 # ------------------------------------------------------------------------------------------
@@ -379,7 +312,7 @@ def expected_counts(transactions: list[dict]) -> dict[str, int]:
     return {kind: len(found) for kind, found in sorted(keys.items())}
 
 
-def count(client: FhirClient, server: Server, resource_type: str) -> int:
+def count(client: FhirClient, server: FhirServer, resource_type: str) -> int:
     """How many resources of the type the server holds (``_summary=count``)."""
     try:
         return int(client.search(resource_type, _summary="count")["total"])
@@ -387,7 +320,7 @@ def count(client: FhirClient, server: Server, resource_type: str) -> int:
         raise SystemExit(server.gone() or f"counting {resource_type} on {server.url} failed: {exc!r}") from None
 
 
-def send_all(client: FhirClient, server: Server, transactions: list[dict], label: str) -> dict[str, Any]:
+def send_all(client: FhirClient, server: FhirServer, transactions: list[dict], label: str) -> dict[str, Any]:
     """Send each transaction once, timing each; failures are counted and logged, not raised, while the server runs."""
     seconds: list[float] = []
     failures = created = retried = 0
@@ -413,9 +346,7 @@ def send_all(client: FhirClient, server: Server, transactions: list[dict], label
         "n": len(transactions),
         "wall_s": round(wall, 2),
         "per_second": round(len(transactions) / wall, 1),
-        "p50_ms": round(statistics.median(seconds) * 1000, 1),
-        "p95_ms": round(percentile(seconds, 0.95) * 1000, 1),
-        "max_ms": round(max(seconds) * 1000, 1),
+        **latency_summary(seconds),  # its "n", one time per transaction, is the count above
         "p50_ms_by_quarter": [round(statistics.median(q) * 1000, 1) if q else None for q in quarters],
         "failures": failures,
         "created": created,
@@ -423,7 +354,7 @@ def send_all(client: FhirClient, server: Server, transactions: list[dict], label
     }
 
 
-def export(server: Server, transactions: list[dict], timeout: float, retries: int) -> dict[str, Any]:
+def export(server: FhirServer, transactions: list[dict], timeout: float, retries: int) -> dict[str, Any]:
     """Send every transaction, send them all again, and count each resource type on the server."""
     expected = expected_counts(transactions)
     with FhirClient(server.url, timeout=timeout, backoff=Backoff(retries)) as client:
@@ -461,19 +392,10 @@ _STAGES = {
 
 
 def machine() -> dict[str, Any]:
-    facts = machine_facts()
+    """The machine facts, the versions of what builds and checks the bundles, and Node.js's."""
+    facts = machine_facts(PACKAGES)
     facts["node"] = node_version()
-    facts["versions"] = {
-        dist: _version(dist) for dist in ("scribe", "fhir.resources", "pydantic", "jsonschema", "httpx")
-    }
     return facts
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def markdown(result: dict) -> str:
@@ -564,18 +486,19 @@ def markdown(result: dict) -> str:
 
 def print_table(result: dict) -> None:
     b, e = result["build"], result["export"]
-    console = Console()
-    table = Table(title=f"FHIR: {result['consultations']} FICTITIOUS consultations")
-    for column in ("stage", "n", "per s", "mean / p50 ms", "p95 ms", "failures"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
+    out = console()
+    stages = table(
+        f"FHIR: {result['consultations']} FICTITIOUS consultations",
+        ("stage", "n", "per s", "mean / p50 ms", "p95 ms", "failures"),
+    )
     for name, s in b["stages"].items():
-        table.add_row(_STAGES[name], str(s["n"]), str(s["per_second"]), str(s["mean_ms"]), str(s["p95_ms"]), "")
+        stages.add_row(_STAGES[name], str(s["n"]), str(s["per_second"]), str(s["mean_ms"]), str(s["p95_ms"]), "")
     for label, s in (("export (transaction)", e["first"]), ("re-send", e["again"])):
-        table.add_row(label, str(s["n"]), str(s["per_second"]), str(s["p50_ms"]), str(s["p95_ms"]), str(s["failures"]))
-    console.print(table)
+        stages.add_row(label, str(s["n"]), str(s["per_second"]), str(s["p50_ms"]), str(s["p95_ms"]), str(s["failures"]))
+    out.print(stages)
     counts = ", ".join(f"{kind} {c['found']}/{c['expected']}" for kind, c in e["counts"].items())
-    console.print(f"on the server (found/expected): {counts}")
-    console.print(f"failures {e['failures']}, duplicates {e['duplicates']}, missing {e['missing']}")
+    out.print(f"on the server (found/expected): {counts}")
+    out.print(f"failures {e['failures']}, duplicates {e['duplicates']}, missing {e['missing']}")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -585,7 +508,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--server", help="Base URL of a running, empty FHIR R4 server instead of starting one.")
     parser.add_argument("--timeout", type=float, default=60.0, help="Seconds per HTTP request.")
     parser.add_argument("--retries", type=int, default=2, help="Retries per transaction (429, 5xx, timeouts).")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks", help="Where fhir.json/.md go.")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks", help="Where fhir.json/.md go.")
     args = parser.parse_args(argv)
     if args.consultations < 1:
         parser.error("--consultations must be at least 1")
@@ -604,9 +527,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("building and validating %d bundles", len(notes))
     build, transactions = measure_build(notes, check)
     if args.server:
-        exported = export(Server(args.server), transactions, args.timeout, args.retries)
+        exported = export(FhirServer(args.server), transactions, args.timeout, args.retries)
     else:
-        with local_server() as server:
+        with local_fhir_server() as server:
             exported = export(server, transactions, args.timeout, args.retries)
 
     result = {
@@ -624,11 +547,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "build": build,
         "export": exported,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "fhir.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (args.out / "fhir.md").write_text(markdown(result), encoding="utf-8")
+    write_outputs(args.out / "fhir.json", result, args.out / "fhir.md", markdown(result))
     print_table(result)
-    Console().print(f"wrote {args.out / 'fhir.json'} and {args.out / 'fhir.md'}")
+    console().print(f"wrote {args.out / 'fhir.json'} and {args.out / 'fhir.md'}")
     counts = exported["counts"]
     if counts["Composition"]["found"] != args.consultations or counts["Patient"]["found"] != patients:
         log.error("expected %d Compositions and %d Patients on the server", args.consultations, patients)

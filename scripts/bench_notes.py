@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
 import logging
 import os
@@ -58,13 +57,33 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchkit import (
+    REPO,
+    RssSampler,
+    at_most,
+    console,
+    machine_facts,
+    pct,
+    peak_rss_bytes,
+    percentile,
+    render_missing,
+    synth_paths,
+    table,
+    target,
+    targets_markdown,
+    targets_table,
+    tool,
+    write_outputs,
+)
+
+from scribe.fileio import write_text_atomic
+
 log = logging.getLogger("bench_notes")
 
-REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_OUT = REPO / "docs" / "benchmarks" / "notes.json"
 DEFAULT_CACHE = REPO / ".cache" / "bench_notes"
 DEFAULT_SYNTH = REPO / ".cache" / "synth"
+PACKAGES = ("llama_cpp_python", "faster-whisper", "ctranslate2", "rouge-score", "rapidfuzz")  # versions reported
 DATASETS = ("aci", "primock", "aci-train", "aci-valid")
 DESIGNS = ("prose", "fact-log", "one-shot")
 DEFAULT_TEMPLATE = {"aci": "clinic", "primock": "gp", "aci-train": "clinic", "aci-valid": "clinic"}
@@ -99,34 +118,6 @@ SYNTHETIC_STATEMENT = (
 # ------------------------------------------------------------------------------------------------
 
 
-def _bench_asr():
-    """scripts/bench_asr.py, for its machine facts, verdict and synthetic-data helpers."""
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    import bench_asr  # noqa: PLC0415
-
-    return bench_asr
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine_facts() -> dict[str, Any]:
-    facts = _bench_asr().machine_facts()
-    facts["versions"] = {
-        d: _version(d) for d in ("llama_cpp_python", "faster-whisper", "ctranslate2", "rouge-score", "rapidfuzz")
-    }
-    return facts
-
-
-def verdict(target: dict[str, Any], fail: str = "FAIL") -> str:
-    return _bench_asr().verdict(target, fail)
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
 
@@ -140,44 +131,6 @@ def model_label(model: str) -> str:
 def run_key(part: str, dataset: str | None, template: str, backend: str, model: str, design: str = "") -> str:
     """Names a run's cache folder and its entry in the JSON: what was drafted, how, by which model."""
     return "-".join(slug(p) for p in (part, dataset or "", template, backend, model_label(model), design) if p)
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-quantile (0..1) by linear interpolation; None for no values."""
-    if not values:
-        return None
-    data = sorted(values)
-    pos = (len(data) - 1) * q
-    low = int(pos)
-    high = min(low + 1, len(data) - 1)
-    return data[low] + (data[high] - data[low]) * (pos - low)
-
-
-class RssSampler:
-    """Samples this process's resident set size in a thread; ``peak`` is the largest seen."""
-
-    def __init__(self, interval: float = 0.05) -> None:
-        import psutil
-
-        self._process = psutil.Process()
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self.peak = 0
-
-    def _run(self) -> None:
-        while True:
-            self.peak = max(self.peak, self._process.memory_info().rss)
-            if self._stop.wait(self._interval):
-                return
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 class MeteredBackend:
@@ -263,10 +216,7 @@ def record_path(folder: Path, encounter_id: str) -> Path:
 def save_record(folder: Path, record: dict[str, Any]) -> None:
     """Write atomically, so an interrupted run never leaves a half-written record behind."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = record_path(folder, record["id"])
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(record_path(folder, record["id"]), json.dumps(record, indent=1))
 
 
 def load_done(folder: Path, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -297,15 +247,12 @@ def draft_encounter(encounter, backend: MeteredBackend, template, options, desig
     from scribe.errors import ScribeError
     from scribe.notes.draft import draft_note
 
-    sys.path.insert(0, str(SCRIPTS))
-    from oneshot_note import one_shot_note
-
     since = len(backend.completions)
     started = time.perf_counter()
     record: dict[str, Any] = {"id": encounter.id}
     try:
         if design == "one-shot":
-            draft = one_shot_note(encounter.transcript, backend, template)
+            draft = tool("oneshot_note").one_shot_note(encounter.transcript, backend, template)
         else:  # prose: what a transcript that fits one call gets; fact-log: a longer one, in parts
             draft = draft_note(
                 encounter.transcript, backend, template, options=replace(options, whole=design == "prose")
@@ -543,7 +490,7 @@ def run_quality(args: argparse.Namespace, dataset: str) -> tuple[str, dict[str, 
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": args.command,
         "wall_s": time.perf_counter() - started,
-        "machine": machine_facts(),
+        "machine": machine_facts(PACKAGES),
         "summary": summarise_quality(rows, records),
         "copy_transcript": {
             "all": mean_scores(baseline.values()),
@@ -780,7 +727,7 @@ def speed_once(
         "incomplete_reason": draft.incomplete_reason,
         "condensed": draft.condensed,
         "peak_rss_bytes": max(rss.peak, 0),
-        "hwm_rss_bytes": _bench_asr().peak_rss_bytes(),
+        "hwm_rss_bytes": peak_rss_bytes(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -864,10 +811,9 @@ def run_speed(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
     if args.design == "one-shot":
         raise SystemExit("--speed times scribe's own drafters: give --design prose or --design fact-log")
-    bench_asr = _bench_asr()
     synth_dir = args.synth.resolve()
     ids = args.audio or [closest_render(synth_dir)]
-    bench_asr.prepare_data(synth_dir, ids, need_noise=False)  # renders the SYNTHETIC audio if missing
+    render_missing(synth_dir, ids)  # renders the SYNTHETIC audio if missing
     template = args.template or DEFAULT_TEMPLATE["primock"]
     settings = load_settings(llm_backend=args.backend, llm_model=args.model, device=args.device)
     started = time.perf_counter()
@@ -875,7 +821,7 @@ def run_speed(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     cid = ", ".join(ids)
     for repeat in range(args.repeats):
         for consultation in ids:
-            paths = bench_asr.data_paths(synth_dir, consultation)
+            paths = synth_paths(synth_dir, consultation)
             for layout in args.layouts:
                 for mode in args.modes:
                     log.info("speed: %s %s, repeat %d/%d, %s", mode, layout, repeat + 1, args.repeats, consultation)
@@ -913,7 +859,7 @@ def run_speed(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": args.command,
         "wall_s": time.perf_counter() - started,
-        "machine": machine_facts(),
+        "machine": machine_facts(PACKAGES),
         "summary": summarise_speed(runs),
         "runs": runs,
     }
@@ -929,16 +875,12 @@ def _num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "–" if value is None else fmt.format(value)
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{100 * value:.{digits}f}%"
-
-
 def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets for every speed and grounding run in the report: PASS, FAIL or n/a (None)."""
     targets: list[dict[str, Any]] = []
 
     def add(name: str, threshold: str, value: float | None, passed: bool | None, shown: str) -> None:
-        targets.append({"target": name, "threshold": threshold, "value": value, "passed": passed, "shown": shown})
+        targets.append(target(name, threshold, value, passed, shown))
 
     for part in report.get("speed", {}).values():
         label = f"{part['model']} on {part.get('device') or '?'}"
@@ -953,15 +895,15 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             worst = (live.get("draft_after_stop_s") or {}).get("p95")
             first = (live.get("first_section_after_stop_s") or {}).get("p50")
             name = f"{label}, live {layout}"
-            add(f"{name}: complete note after stop, p50", "<= 10 s", total, _le(total, 10.0), _secs(total))
-            add(f"{name}: complete note after stop, p95", "<= 20 s", worst, _le(worst, 20.0), _secs(worst))
-            add(f"{name}: first section after stop, p50", "<= 3 s", first, _le(first, 3.0), _secs(first))
+            add(f"{name}: complete note after stop, p50", "<= 10 s", total, at_most(total, 10.0), _secs(total))
+            add(f"{name}: complete note after stop, p95", "<= 20 s", worst, at_most(worst, 20.0), _secs(worst))
+            add(f"{name}: first section after stop, p50", "<= 3 s", first, at_most(first, 3.0), _secs(first))
             cpu = (live.get("cpu_s_per_10_min") or {}).get("p50")
             add(
                 f"{name}: compute per 10-minute consultation (ASR + LLM)",
                 "<= 120 CPU-s",
                 cpu,
-                _le(cpu, 120.0),
+                at_most(cpu, 120.0),
                 _num(cpu, "{:.0f} CPU-s"),
             )
         peaks = [m["peak_rss_bytes"] for m in summary.values() if m.get("peak_rss_bytes")]
@@ -970,7 +912,7 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             f"{label}: peak RSS, ASR + LLM in one process",
             "<= 3 GB",
             peak,
-            _le(peak, 3.0),
+            at_most(peak, 3.0),
             _num(peak, "{:.2f} GB"),
         )
     for part in report.get("grounding", {}).values():
@@ -984,13 +926,9 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 ">= 95%",
                 recall,
                 None if recall is None else recall >= 0.95,
-                _pct(recall),
+                pct(recall),
             )
     return targets
-
-
-def _le(value: float | None, limit: float) -> bool | None:
-    return None if value is None else value <= limit
 
 
 def _secs(value: float | None) -> str:
@@ -1008,9 +946,7 @@ def _facts_rows(facts: dict[str, Any]) -> list[str]:
     for kind in ("medication", "allergy", "problem", "finding", "symptom", "all"):
         f = facts.get(kind)
         if f:
-            rows.append(
-                f"| {kind} | {_pct(f['recall'])} | {_pct(f['precision'])} | {f['tp']} | {f['fp']} | {f['fn']} |"
-            )
+            rows.append(f"| {kind} | {pct(f['recall'])} | {pct(f['precision'])} | {f['tp']} | {f['fp']} | {f['fn']} |")
     return rows
 
 
@@ -1105,9 +1041,9 @@ def _design_comparison(parts: list[dict[str, Any]], add: Callable[[str], None]) 
         u = s.get("unsupported") or {}
         rouge = _rouge_cells(s.get("rouge"))
         add(
-            f"| {p.get('design', 'fact-log')} | {p['n']} | {rouge} | {_pct(facts.get('recall'))} "
-            f"| {_pct(facts.get('precision'))} | {u.get('flagged', '–')} of {u.get('checked', '–')} "
-            f"({_pct(u.get('rate'))}) | {_num(s.get('removed_mean'), '{:.1f}')} "
+            f"| {p.get('design', 'fact-log')} | {p['n']} | {rouge} | {pct(facts.get('recall'))} "
+            f"| {pct(facts.get('precision'))} | {u.get('flagged', '–')} of {u.get('checked', '–')} "
+            f"({pct(u.get('rate'))}) | {_num(s.get('removed_mean'), '{:.1f}')} "
             f"| {_num(s.get('prompt_tokens_mean'), '{:.0f}')} ({_num(s.get('cached_tokens_mean'), '{:.0f}')}) "
             f"| {_num(s.get('completion_tokens_mean'), '{:.0f}')} | {_secs((s.get('draft_s') or {}).get('mean'))} |"
         )
@@ -1169,7 +1105,7 @@ def _quality_run_markdown(p: dict[str, Any], add: Callable[[str], None]) -> None
     u = s["unsupported"]
     add(
         f"Statements flagged unsupported by the grounding check: {u['flagged']} of {u['checked']} "
-        f"({_pct(u['rate'])}). Incomplete drafts: {s['incomplete_drafts']}; condensed (transcript over the "
+        f"({pct(u['rate'])}). Incomplete drafts: {s['incomplete_drafts']}; condensed (transcript over the "
         f"context): {s['condensed_drafts']}; statements per note: {s['statements_mean']:.1f}. Draft time per "
         f"encounter: mean {s['draft_s']['mean']:.1f} s, p50 {s['draft_s']['p50']:.1f} s, "
         f"max {s['draft_s']['max']:.1f} s; "
@@ -1194,13 +1130,13 @@ def _grounding_table(summary: dict[str, Any], add: Callable[[str], None]) -> Non
     add("| kind | injected | flagged | recall |")
     add("|---|---|---|---|")
     for kind, k in summary["kinds"].items():
-        add(f"| {kind} | {k['injected']} | {k['caught']} | {_pct(k['recall'])} |")
-    add(f"| **all** | {summary['injected']} | {summary['caught']} | **{_pct(summary['recall'])}** |")
+        add(f"| {kind} | {k['injected']} | {k['caught']} | {pct(k['recall'])} |")
+    add(f"| **all** | {summary['injected']} | {summary['caught']} | **{pct(summary['recall'])}** |")
     add("")
     add(
         f"Injections into an item the check had already flagged before the error (not counted): "
         f"{summary['already_flagged']}. Items of the unperturbed drafts flagged unsupported: "
-        f"{summary['false_positives']} of {summary['clean_items']} ({_pct(summary['false_positive_rate'])})."
+        f"{summary['false_positives']} of {summary['clean_items']} ({pct(summary['false_positive_rate'])})."
     )
     missed = [m for k in summary["kinds"].values() for m in k["missed"]]
     if missed:
@@ -1351,10 +1287,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     add("## Targets")
     add("")
     if report.get("targets"):
-        add("| target | threshold | measured | result |")
-        add("|---|---|---|---|")
-        for t in report["targets"]:
-            add(f"| {t['target']} | {t['threshold']} | {t['shown']} | {verdict(t, fail='**FAIL**')} |")
+        lines += targets_markdown(report["targets"])
     else:
         add("No speed or grounding run yet.")
     add("")
@@ -1414,42 +1347,28 @@ def build_report(
     return report
 
 
-def write_outputs(report: dict[str, Any], out: Path, markdown: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    markdown.parent.mkdir(parents=True, exist_ok=True)
-    markdown.write_text(render_markdown(report), encoding="utf-8")
-
-
 def print_table(report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console() if sys.stdout.isatty() else Console(width=160)
-    table = Table(title="Note quality (full note)")
-    for col in ("run", "n", "ROUGE-1", "ROUGE-2", "ROUGE-L", "fact recall", "fact precision", "unsupported"):
-        table.add_column(col, justify="left" if col == "run" else "right")
+    out = console(width=160)
+    quality = table(
+        "Note quality (full note)",
+        ("run", "n", "ROUGE-1", "ROUGE-2", "ROUGE-L", "fact recall", "fact precision", "unsupported"),
+    )
     for key, p in report.get("quality", {}).items():
         s = p["summary"]
         r = s.get("rouge") or {}
         facts = (s.get("facts") or {}).get("all") or {}
-        table.add_row(
+        quality.add_row(
             key,
             str(p["n"]),
             _num(r.get("rouge1")),
             _num(r.get("rouge2")),
             _num(r.get("rougeLsum")),
-            _pct(facts.get("recall")),
-            _pct(facts.get("precision")),
-            _pct((s.get("unsupported") or {}).get("rate")),
+            pct(facts.get("recall")),
+            pct(facts.get("precision")),
+            pct((s.get("unsupported") or {}).get("rate")),
         )
-    console.print(table)
-    targets = Table(title="Targets")
-    for col in ("target", "threshold", "measured", "result"):
-        targets.add_column(col)
-    for t in report.get("targets", []):
-        targets.add_row(t["target"], t["threshold"], t["shown"], verdict(t))
-    console.print(targets)
+    out.print(quality)
+    out.print(targets_table(report.get("targets", [])))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1536,7 +1455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown_only:
         if existing is None:
             raise SystemExit(f"{out} does not exist; run a part first")
-        markdown.write_text(render_markdown(existing), encoding="utf-8")
+        write_text_atomic(markdown, render_markdown(existing))
         print_table(existing)
         return 0
     if not (args.quality or args.grounding or args.speed):
@@ -1548,17 +1467,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         key, part = run_quality(args, dataset)
         failed |= part["n"] == 0
         report = build_report(report, "quality", key, part)
-        write_outputs(report, out, markdown)  # after every part, so a cut-short run keeps what it measured
+        # after every part, so a cut-short run keeps what it measured
+        write_outputs(out, report, markdown, render_markdown(report), indent=1)
     if args.grounding:
         key, part = run_grounding(args, (args.quality or ["aci"])[0])
         failed |= part["n_drafts"] == 0 and not part["hand_written"]["n_drafts"]
         report = build_report(report, "grounding", key, part)
-        write_outputs(report, out, markdown)
+        write_outputs(out, report, markdown, render_markdown(report), indent=1)
     if args.speed:
         key, part = run_speed(args)
         failed |= not part["summary"]
         report = build_report(report, "speed", key, part)
-        write_outputs(report, out, markdown)
+        write_outputs(out, report, markdown, render_markdown(report), indent=1)
     print_table(report)
     log.info("wrote %s and %s", out, markdown)
     return 1 if failed else 0

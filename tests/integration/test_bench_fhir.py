@@ -15,6 +15,7 @@ from scribe.export.fhir_client import FhirClient
 from scribe.retrying import Backoff
 
 bench = load_script("bench_fhir")
+kit = load_script("benchkit")
 
 
 def test_fictitious_notes_vary_patients_and_size() -> None:
@@ -83,7 +84,7 @@ def test_a_server_that_dies_stops_the_run_with_its_exit_status() -> None:
     ensure_installed()  # skips without Node.js
     notes, _, _ = bench.make_notes(1, big_every=0)
     transactions = [transaction_bundle(load_approved_note(notes[0]))]
-    with bench.local_server() as server:
+    with kit.local_fhir_server() as server:
         server.process.kill()
         server.process.wait(timeout=10)
         client = FhirClient(server.url, backoff=Backoff(0))
