@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 
 from scribe.config import load_settings
-from scribe.evaluate.transparency import TO_COMPLETE, write_transparency
 
 console = Console(stderr=True)
 
@@ -35,6 +34,8 @@ def transparency_command(
 
     A missing or malformed evaluation file exits 2.
     """
+    from scribe.evaluate.transparency import TO_COMPLETE, write_transparency  # not loaded for other commands
+
     settings = load_settings()
     paths = write_transparency(settings, out, evaluation=evaluation, organisation=organisation)
     for path in paths:

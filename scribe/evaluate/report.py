@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
-from scribe.evaluate import plots
 from scribe.evaluate.cost import CostEstimate, Prices, estimate, per_stage
 from scribe.evaluate.fairness import METRICS, Breakdown, Metric, breakdowns
 from scribe.evaluate.results import CaseResult, EvaluationRun, FactScore, NoteScores, SpeechScores, TimeScores
@@ -30,6 +30,9 @@ from scribe.evaluate.savings import Savings, minutes_saved
 from scribe.evaluate.stats import Estimate, bootstrap, pooled_rate
 from scribe.evaluate.weeks import monday
 from scribe.fileio import write_text_atomic
+
+if TYPE_CHECKING:  # matplotlib loads only when a report is rendered, not for its Summary
+    from scribe.evaluate import plots
 
 log = logging.getLogger(__name__)
 
@@ -443,6 +446,8 @@ def summarise(run: EvaluationRun, *, prices: Prices | None = None, min_n: int = 
 
 
 def _wer_plots(summary: Summary, evaluated: Sequence[CaseResult]) -> list[plots.Plot]:
+    from scribe.evaluate import plots
+
     label = next((metric.label for metric in METRICS if metric.name == "wer"), "word error rate")
     found = [item for item in summary.breakdowns if item.metric == "wer"]
     if found:
@@ -462,6 +467,8 @@ def _wer_plots(summary: Summary, evaluated: Sequence[CaseResult]) -> list[plots.
 
 
 def _savings_plot(savings: Savings) -> plots.Plot:
+    from scribe.evaluate import plots
+
     rows: list[tuple[str, Estimate]] = []
     if savings.mean_minutes is not None:
         rows.append(("overall", savings.mean_minutes))
@@ -479,6 +486,8 @@ def _savings_plot(savings: Savings) -> plots.Plot:
 
 def report_plots(summary: Summary, run: EvaluationRun) -> dict[str, list[plots.Plot]]:
     """Every picture of the report by section ('speech', 'editing', 'time', 'flags'), each with alt text."""
+    from scribe.evaluate import plots
+
     evaluated = [case for case in run.cases if not case.error]
     shares = [case.time.share_edited for case in evaluated if case.time and case.time.share_edited is not None]
     drafts = [
@@ -549,6 +558,8 @@ def _plain(value: object) -> str:
 
 def render_html(summary: Summary, run: EvaluationRun) -> str:
     """The report as one self-contained HTML page (everything escaped, nothing loaded from elsewhere)."""
+    from scribe.evaluate import plots
+
     environment = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["num"] = plots.number
     environment.filters["ci"] = plots.interval

@@ -51,7 +51,7 @@ def test_writes_the_record_the_markdown_and_the_model_card(tmp_path):
     asr = data["tier2"]["tool_specification"]["model_specifications"][0]
     # WER 10 % and 20 %: mean 15 %, two consultations, both synthetic.
     assert "Word error rate: 15.0 % (95% CI" in asr["model_performance"] and "n=2)" in asr["model_performance"]
-    assert "2 of 2 evaluated consultations have synthetic" in asr["model_performance"]
+    assert "Audio is SYNTHETIC for 2 of 2 consultations" in asr["model_performance"]
     assert TO_COMPLETE in (out / "atrs.md").read_text()
     assert f"{len(data['metadata']['fields_to_complete'])} fields of atrs.json are marked" in result.stderr
     assert "## Quantitative analyses" in (out / "model-card.md").read_text()

@@ -1,4 +1,4 @@
-"""Tests for scribe.evaluate.transparency: every ATRS field, placeholders, catalogue models, evaluation headlines."""
+"""Tests for scribe.evaluate.transparency: every ATRS field, placeholders, catalogue models, evaluation figures."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ from scribe.evaluate.results import (
 from scribe.evaluate.transparency import (
     TO_COMPLETE,
     build_record,
+    figures,
     load_evaluation,
     render_atrs_markdown,
     render_model_card,
-    summarise_evaluation,
     write_transparency,
 )
 
-MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
+MANIFEST = Path(__file__).resolve().parents[2] / "scribe" / "catalogue.toml"
 
 # The fields of the ATRS template (version 3.0), written out by hand from the published template.
 TIER1 = ["name", "description", "website_url", "contact_email"]
@@ -319,10 +319,11 @@ def hand_run(**extra: object) -> EvaluationRun:
     )
 
 
-def test_evaluation_headlines_by_hand():
-    summary = summarise_evaluation(hand_run())
-    heads = {h.metric: h for h in summary.headlines}
-    assert (summary.cases, summary.evaluated, summary.synthetic_audio) == (5, 4, 3)
+def test_evaluation_figures_by_hand(tmp_path):
+    evidence = build_record(settings(tmp_path), hand_run()).metadata.evaluation
+    summary = evidence.summary  # the report's own Summary of the run
+    heads = {f.metric: f for f in figures(evidence)}
+    assert (summary.n_cases, summary.n_evaluated, summary.n_synthetic_audio) == (5, 4, 4)
     wer = heads["Word error rate"]
     assert wer.value == pytest.approx(20.0) and wer.n == 3  # mean of 10, 20, 30 %; the failed case is left out
     assert wer.low <= 20.0 <= wer.high
@@ -333,43 +334,46 @@ def test_evaluation_headlines_by_hand():
     assert heads["Unsupported statements"].value == pytest.approx(20.0)
     saved = heads["Minutes saved per consultation (measured baseline)"]
     assert saved.value == pytest.approx(4.0) and saved.n == 4  # control (6 + 7) / 2 - scribe (2 + 3) / 2
+    assert saved.value == summary.savings.mean_minutes.value
     energy = heads["Energy per consultation"]
     assert energy.value == pytest.approx(1.0) and energy.n == 1  # 360 CPU-s x 10 W / 3600
     cost = heads["Cost per consultation"]
     assert cost.value == pytest.approx(0.00025)  # 0.001 kWh x 0.25 GBP; compute unpriced by default
     assert cost.text() == "0.00025 GBP (n=1)"
-    assert any("3 of 4 evaluated consultations have synthetic" in c for c in summary.caveats)
-    assert any("1 consultation(s) could not be evaluated" in c for c in summary.caveats)
-    assert any("Only 4 consultations" in c for c in summary.caveats)
-    assert summary.subgroups == {"gender": ["female", "male"]}
+    assert any("Audio is SYNTHETIC for 4 of 5 consultations" in c for c in evidence.caveats)
+    assert any("1 consultation could not be evaluated" in c for c in evidence.caveats)
+    assert any("only 4 consultations were evaluated" in c for c in evidence.caveats)
+    assert evidence.subgroups == {"gender": ["female", "male"]}
 
 
-def test_assumed_baseline_is_labelled_as_assumed():
+def test_assumed_baseline_is_labelled_as_assumed(tmp_path):
     run = EvaluationRun(
         dataset="site",
         assumed_baseline_minutes=5,
         cases=[case("a", arm="scribe", minutes=2), case("b", arm="scribe", minutes=3)],
     )
-    summary = summarise_evaluation(run)
-    (saved,) = [h for h in summary.headlines if h.metric.startswith("Minutes saved")]
+    evidence = build_record(settings(tmp_path), run).metadata.evaluation
+    (saved,) = [f for f in figures(evidence) if f.metric.startswith("Minutes saved")]
     assert saved.metric == "Minutes saved per consultation (ASSUMED baseline)"
     assert saved.value == pytest.approx(2.5) and saved.n == 2
-    assert "ASSUMED baseline of 5 minutes" in saved.method
-    assert any("assumed baseline of 5 minutes" in c for c in summary.caveats)
+    assert "ASSUMED baseline of 5.0 min per note" in saved.how
+    assert any("ASSUMED baseline of 5.0 min per note, not measured" in c for c in evidence.caveats)
 
 
 def test_evaluation_numbers_appear_in_the_record_with_n(tmp_path):
     record = build_record(settings(tmp_path), hand_run())
     asr, llm = record.tier2.tool_specification.model_specifications
     assert "Word error rate: 20.0 % (95% CI" in asr.model_performance and "n=3)" in asr.model_performance
-    assert "synthetic (text-to-speech) audio" in asr.model_performance
+    assert "Audio is SYNTHETIC for 4 of 5 consultations" in asr.model_performance
     assert "ROUGE-1 F1 against the reference note: 45.0 (95% CI" in llm.model_performance
     benefit = record.tier2.description_and_rationale.benefit
     assert "Minutes saved per consultation (measured baseline): 4.0 min" in benefit and "n=4)" in benefit
     assert TO_COMPLETE not in benefit
     evaluation = record.tier2.tool_specification.data_specifications[2]
     assert evaluation.source_data_name == "Evaluation data: hand-made"
-    assert "5 consultations in the run, 4 evaluated, 3 of them with synthetic" in evaluation.data_quantities
+    assert "5 consultations in the run (4 of them with synthetic (text-to-speech) audio), 4 evaluated" in (
+        evaluation.data_quantities
+    )
     assessments = record.tier2.risks_mitigations_and_impact_assessments.impact_assessments
     assert assessments[-1].assessment_title == "scribe evaluation: hand-made"
     card = render_model_card(record)
@@ -410,7 +414,7 @@ def test_write_transparency_writes_the_three_files(tmp_path):
     data = json.loads((out / "atrs.json").read_text())
     assert set(data) == {"metadata", "tier1", "tier2"}
     assert data["tier2"]["owner_and_responsibility"]["organisation"] == "NHS Example Trust"
-    assert data["metadata"]["evaluation"]["evaluated"] == 4
+    assert data["metadata"]["evaluation"]["summary"]["n_evaluated"] == 4
     md = (out / "atrs.md").read_text()
     for heading in ("## Tier 1 - Summary", "### 3.4 - Human decisions and review", "### 5.2 - Risks and mitigations"):
         assert heading in md
