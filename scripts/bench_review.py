@@ -25,14 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import logging
 import os
-import re
 import secrets
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,8 +35,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from rich.console import Console
-from rich.table import Table
+from benchkit import (
+    CSRF_FIELD,
+    CSRF_META,
+    REPO,
+    SCRIBE_PACKAGES,
+    console,
+    latency_summary,
+    machine_facts,
+    review_server,
+    table,
+    write_outputs,
+)
 
 from scribe.config import load_settings
 from scribe.notes.inputs import load_transcript
@@ -52,15 +57,8 @@ from scribe.store import open_store
 from scribe.store.accounts import hash_password
 from scribe.store.store import Store
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_asr import machine_facts  # noqa: E402
-from bench_notes import percentile  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-KNEE = ROOT / "tests" / "data" / "knee_consultation.json"
+KNEE = REPO / "tests" / "data" / "knee_consultation.json"
 PASSWORD = "bench-password-not-secret"
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 log = logging.getLogger("bench_review")
 
 
@@ -121,29 +119,6 @@ def fill_store(store: Store, clinicians: int, minutes: float) -> list[tuple[str,
         store.set_status(c.id, ConsultationStatus.DRAFTED)
         made.append((user.username, c.id))
     return made
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    scribe = Path(sys.executable).with_name("scribe")
-    command = [str(scribe), "serve", "--port", str(port), "--no-worker"]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"scribe serve exited: {server.stderr.read().decode(errors='replace')[-2000:]}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.3)
-    server.terminate()
-    raise SystemExit("scribe serve did not start within 60 s")
 
 
 async def sign_in(client: httpx.AsyncClient, username: str) -> str:
@@ -241,15 +216,6 @@ async def load(base: str, made: list[tuple[str, str]], seconds: float, think: fl
     return lat
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "p50_ms": round(statistics.median(values) * 1000, 1),
-        "p95_ms": round(percentile(values, 0.95) * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-    }
-
-
 def markdown(result: dict) -> str:
     r, m = result["render"], result["machine"]
     lines = [
@@ -293,7 +259,7 @@ def main() -> None:
     parser.add_argument("--clinicians", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--think", type=float, default=0.5, help="Seconds between one clinician's requests.")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks", help="Where review.json/.md go.")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks", help="Where review.json/.md go.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -309,49 +275,42 @@ def main() -> None:
         statements = sum(len(s.statements) for s in store.get_version(made[0][1]).note.sections)
         store.close()
 
-        port = free_port()
-        server = start_server(env, port)
-        base = f"http://127.0.0.1:{port}"
-        try:
+        with review_server(env) as base:
             renders = asyncio.run(measure_render(base, *made[0], args.renders))
             started = time.monotonic()
             lat = asyncio.run(load(base, made, args.seconds, args.think))
             elapsed = time.monotonic() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
     requests = sum(len(v) for v in lat.by_kind.values())
     errors = sum(lat.errors.values())
     result = {
         "command": " ".join(["scripts/bench_review.py", *sys.argv[1:]]),
-        "machine": machine_facts(),
+        "machine": machine_facts(SCRIBE_PACKAGES),
         "date": time.strftime("%Y-%m-%d"),
         "minutes": args.minutes,
         "segments": len(transcript.segments),
         "statements": statements,
-        "render": summary(renders),
+        "render": latency_summary(renders),
         "clinicians": args.clinicians,
         "seconds": args.seconds,
         "think": args.think,
-        "load": {k: {**summary(v), "errors": lat.errors.get(k, 0)} for k, v in lat.by_kind.items()},
+        "load": {k: {**latency_summary(v), "errors": lat.errors.get(k, 0)} for k, v in lat.by_kind.items()},
         "requests": requests,
         "errors": errors,
         "requests_per_second": round(requests / elapsed, 1),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "review.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "review.md").write_text(markdown(result))
+    write_outputs(args.out / "review.json", result, args.out / "review.md", markdown(result))
 
-    table = Table(title=f"review app: {args.clinicians} clinicians, {args.minutes:.0f}-min SYNTHETIC consultations")
-    for column in ("request", "n", "errors", "p50 ms", "p95 ms", "max ms"):
-        table.add_column(column, justify="left" if column == "request" else "right")
+    rows = table(
+        f"review app: {args.clinicians} clinicians, {args.minutes:.0f}-min SYNTHETIC consultations",
+        ("request", "n", "errors", "p50 ms", "p95 ms", "max ms"),
+    )
     r = result["render"]
-    table.add_row("review page (alone)", str(r["n"]), "0", str(r["p50_ms"]), str(r["p95_ms"]), str(r["max_ms"]))
+    rows.add_row("review page (alone)", str(r["n"]), "0", str(r["p50_ms"]), str(r["p95_ms"]), str(r["max_ms"]))
     for kind, s in result["load"].items():
-        table.add_row(kind, str(s["n"]), str(s["errors"]), str(s["p50_ms"]), str(s["p95_ms"]), str(s["max_ms"]))
-    Console().print(table)
-    Console().print(f"wrote {args.out / 'review.json'} and {args.out / 'review.md'}")
+        rows.add_row(kind, str(s["n"]), str(s["errors"]), str(s["p50_ms"]), str(s["p95_ms"]), str(s["max_ms"]))
+    console().print(rows)
+    console().print(f"wrote {args.out / 'review.json'} and {args.out / 'review.md'}")
     if errors:
         sys.exit(1)
 

@@ -1,37 +1,31 @@
 #!/usr/bin/env python3
 """`make demo`, EPR part: the approved demo note leaves as FHIR R4 (UK Core), once, however often it is sent.
 
-Called by ``scripts/demo_review.py`` after the clinician approved the note: ``scribe export`` writes
-the document Bundle to ``.cache/demo/fhir-document.json``, then sends the note as a transaction to
-the in-memory test FHIR server (``tests/fhir_server``, standing in for an EPR on 127.0.0.1) twice,
-and reads back what the server holds: one Composition for the patient, its attester, and the
-Provenance that says AI software drafted it and which clinician approved it.
+Run by ``scripts/demo_review.py`` (as its own process, in the demo store's environment) after the
+clinician approved the note: ``scribe export`` writes the document Bundle to
+``.cache/demo/fhir-document.json``, then sends the note as a transaction to the in-memory test FHIR
+server (``tests/fhir_server``, standing in for an EPR on 127.0.0.1) twice, and reads back what the
+server holds: one Composition for the patient, its attester, and the Provenance that says AI software
+drafted it and which clinician approved it.
+
+Usage (``SCRIBE_DATA_DIR`` and the store key set as ``scripts/demo_review.py`` sets them)::
+
+    .venv/bin/python scripts/demo_fhir.py --demo .cache/demo --consultation ID --nhs-number 9434765919
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import subprocess
-import sys
+import os
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fhir import local_server  # noqa: E402
+from benchkit import REPO, local_fhir_server, run_scribe, say
 
-from scribe.export.fhir_client import FhirClient  # noqa: E402
+from scribe.export.fhir_client import FhirClient
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
-
-
-def say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _scribe(env: dict[str, str], *args: str) -> None:
-    scribe = Path(sys.executable).with_name("scribe")
-    subprocess.run([str(scribe), *args], env={**env, "COLUMNS": "160"}, check=True)
 
 
 def _resources(client: FhirClient, resource_type: str, **params: str) -> list[dict]:
@@ -42,15 +36,15 @@ def show(env: dict[str, str], cid: str, demo: Path, nhs_number: str) -> None:
     """Export the approved consultation ``cid`` to a file and to the local FHIR server, and show what landed."""
     document = demo / "fhir-document.json"
     say("-- the approved note as a FHIR R4 document Bundle with UK Core profiles (`scribe export -o`)")
-    _scribe(env, "export", cid, "-o", str(document))
+    run_scribe(env, "export", cid, "-o", str(document))
     bundle = json.loads(document.read_text())
     kinds = Counter(entry["resource"]["resourceType"] for entry in bundle["entry"])
     say(f"   {document}: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()))
-    with local_server() as server:
+    with local_fhir_server() as server:
         url = server.url
         say(f"-- sent twice to a FHIR R4 server (the in-memory test server at {url}, standing in for an EPR)")
-        _scribe(env, "export", cid, "--to", url)
-        _scribe(env, "export", cid, "--to", url)
+        run_scribe(env, "export", cid, "--to", url)
+        run_scribe(env, "export", cid, "--to", url)
         with FhirClient(url) as client:
             patients = _resources(client, "Patient", identifier=f"{NHS_NUMBER}|{nhs_number}")
             compositions = _resources(client, "Composition", subject=f"Patient/{patients[0]['id']}")
@@ -74,5 +68,16 @@ def show(env: dict[str, str], cid: str, demo: Path, nhs_number: str) -> None:
             say(f"   Provenance: {prov['activity']['text']}; " + "; ".join(agents))
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--demo", type=Path, default=REPO / ".cache" / "demo", help="Where `make demo` keeps its files."
+    )
+    parser.add_argument("--consultation", required=True, help="The approved consultation's id.")
+    parser.add_argument("--nhs-number", required=True, help="Its patient's NHS number (read back from the server).")
+    args = parser.parse_args()
+    show(dict(os.environ), args.consultation, args.demo, args.nhs_number)
+
+
 if __name__ == "__main__":
-    raise SystemExit("run through scripts/demo_review.py (make demo)")
+    main()

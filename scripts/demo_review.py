@@ -7,7 +7,7 @@ real ``scribe serve`` on 127.0.0.1, and over HTTP: signs in as the demo clinicia
 review page, reads what the grounding check removed (and leaves it out), deletes anything still
 flagged unsupported, approves with the attestation, exports the approved note as text; then
 signs in as the demo integrator and shows what that role may not read. Then the approved note
-leaves as FHIR R4 (``scripts/demo_fhir.py``: a document Bundle file, and a transaction sent twice
+leaves as FHIR R4 (``scripts/demo_fhir.py``, its own process: a document Bundle file, and a transaction sent twice
 to the in-memory test FHIR server, landing once). Ends with the audit trail and how to open the app
 in a browser (`make serve`).
 
@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import httpx
+from benchkit import CSRF_FIELD, CSRF_META, REPO, SCRIPTS, review_server, run_scribe, say
 
 from scribe.config import load_settings
 from scribe.notes.inputs import load_transcript
@@ -40,20 +41,10 @@ from scribe.store import Audio, open_store
 from scribe.store.accounts import hash_password
 from scribe.store.crypto import new_key, write_key_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_review import CSRF_FIELD, CSRF_META, free_port, start_server  # noqa: E402
-from demo_fhir import show as show_fhir_export  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "tests" / "data" / "sample_mono.flac"
+SAMPLE = REPO / "tests" / "data" / "sample_mono.flac"
 NHS_NUMBER = "9434765919"  # from the NHS test range: no real person
 PASSWORD = "demo-password-change-me"  # a demo store only; real accounts come from `scribe users add`
 log = logging.getLogger("demo_review")
-
-
-def say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def fill(demo: Path) -> tuple[dict[str, str], str]:
@@ -153,7 +144,7 @@ def walk(base: str, cid: str, note: NoteDraft) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--demo", type=Path, default=ROOT / ".cache" / "demo", help="Where `make demo` keeps its files."
+        "--demo", type=Path, default=REPO / ".cache" / "demo", help="Where `make demo` keeps its files."
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -161,17 +152,12 @@ def main() -> None:
         raise SystemExit(f"{args.demo / 'note.json'} not found: run the earlier `make demo` steps first")
     env, cid = fill(args.demo)
     note = NoteDraft.model_validate_json((args.demo / "note.json").read_text())
-    port = free_port()
-    server = start_server(env, port)
-    try:
-        walk(f"http://127.0.0.1:{port}", cid, note)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    show_fhir_export(env, cid, args.demo, NHS_NUMBER)
-    scribe = Path(sys.executable).with_name("scribe")
+    with review_server(env) as base:
+        walk(base, cid, note)
+    fhir_step = [sys.executable, str(SCRIPTS / "demo_fhir.py"), "--demo", str(args.demo), "--consultation", cid]
+    subprocess.run([*fhir_step, "--nhs-number", NHS_NUMBER], env=env, check=True)
     say("-- the audit trail (who, what, when, from where; hash-chained):")
-    subprocess.run([str(scribe), "audit", "--limit", "12", "--verify"], env={**env, "COLUMNS": "160"}, check=True)
+    run_scribe(env, "audit", "--limit", "12", "--verify")
     say(json.dumps({"store": str(args.demo / "store"), "consultation": cid}))
     say(f"Open the app in a browser: `make serve`, then http://127.0.0.1:8400/ as demo.clinician / {PASSWORD}")
 
