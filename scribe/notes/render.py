@@ -111,7 +111,8 @@ _OMISSION_KINDS = {
     "red_flag": "Red flag",
     "safety_netting": "Safety-netting",
 }
-_LETTER_TITLES = {LetterKind.GP: "Letter to the GP", LetterKind.PATIENT: "Letter to the patient"}
+LETTER_TITLES: dict[LetterKind, str] = {LetterKind.GP: "Letter to the GP", LetterKind.PATIENT: "Letter to the patient"}
+"""Every letter's title, wherever it is shown: drafts, approved PDFs, the review page, FHIR DocumentReferences."""
 
 
 def _plural(count: int, word: str) -> str:
@@ -251,7 +252,7 @@ def letter_blocks(letter: Letter, *, evidence: bool = False) -> list[Block]:
     banner += _grounding_summary(letter.statements(), "sentence")
     if letter.readability is not None:
         banner += _reading_level(letter.kind, letter.readability)
-    blocks: list[Block] = [Heading(_LETTER_TITLES.get(letter.kind, "Letter"), 1), Alert(tuple(banner))]
+    blocks: list[Block] = [Heading(LETTER_TITLES.get(letter.kind, "Letter"), 1), Alert(tuple(banner))]
     if letter.salutation.strip():
         blocks.append(Paragraph(_prose_lines(letter.salutation)))
     for paragraph in letter.paragraphs:
