@@ -111,12 +111,12 @@ def fill_store(store: Store, clinicians: int, minutes: float) -> list[tuple[str,
     made = []
     for i in range(clinicians):
         name = f"clin{i:02d}"
-        user = store.create_user(name, f"Dr Bench {i:02d}", Role.CLINICIAN, password_hash, totp_required=False)
-        c = store.create_consultation(user.id, "gp", PatientDetails(name=f"Synthetic Patient {i}", reason="knee pain"))
-        store.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=user.id))
-        store.put_transcript(c.id, transcript)
-        store.add_version(c.id, note, created_by=None)
-        store.set_status(c.id, ConsultationStatus.DRAFTED)
+        user = store.users.create(name, f"Dr Bench {i:02d}", Role.CLINICIAN, password_hash, totp_required=False)
+        c = store.consultations.create(user.id, "gp", PatientDetails(name=f"Synthetic Patient {i}", reason="knee pain"))
+        store.consultations.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=user.id))
+        store.notes.put_transcript(c.id, transcript)
+        store.notes.add_version(c.id, note, created_by=None)
+        store.consultations.set_status(c.id, ConsultationStatus.DRAFTED)
         made.append((user.username, c.id))
     return made
 
@@ -271,8 +271,8 @@ def main() -> None:
         settings = load_settings(data_dir=Path(tmp) / "data", store_key_file=key_file)
         store = open_store(settings)
         made = fill_store(store, args.clinicians, args.minutes)
-        transcript = store.get_transcript(made[0][1])
-        statements = sum(len(s.statements) for s in store.get_version(made[0][1]).note.sections)
+        transcript = store.notes.get_transcript(made[0][1])
+        statements = sum(len(s.statements) for s in store.notes.get_version(made[0][1]).note.sections)
         store.close()
 
         with review_server(env) as base:

@@ -62,25 +62,25 @@ def fill(demo: Path) -> tuple[dict[str, str], str]:
     settings = load_settings(data_dir=store_dir, store_key_file=key_file)
     store = open_store(settings)
     try:
-        clinician = store.create_user(
+        clinician = store.users.create(
             "demo.clinician", "Dr Demo Clinician", Role.CLINICIAN, hash_password(PASSWORD), totp_required=False
         )
-        store.create_user(
+        store.users.create(
             "demo.integrator", "Demo EPR Integrator", Role.INTEGRATOR, hash_password(PASSWORD), totp_required=False
         )
         patient = PatientDetails(name="Synthetic Patient", nhs_number=NHS_NUMBER, reason="headache (synthetic sample)")
-        c = store.create_consultation(clinician.id, "gp", patient)
-        store.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=clinician.id))
+        c = store.consultations.create(clinician.id, "gp", patient)
+        store.consultations.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=clinician.id))
         data = SAMPLE.read_bytes()
-        store.put_audio(c.id, "original", Audio(data, "audio/flac"))
-        store.put_audio(c.id, "playback", playback_flac(decode_audio(data, settings)))
-        store.put_transcript(c.id, load_transcript(demo / "transcript.json"))
+        store.audio.put(c.id, "original", Audio(data, "audio/flac"))
+        store.audio.put(c.id, "playback", playback_flac(decode_audio(data, settings)))
+        store.notes.put_transcript(c.id, load_transcript(demo / "transcript.json"))
         note = NoteDraft.model_validate_json((demo / "note.json").read_text())
-        version = store.add_version(c.id, note, created_by=None)
+        version = store.notes.add_version(c.id, note, created_by=None)
         letter_file = demo / "patient-letter.json"
         if letter_file.exists():
-            store.put_letter(c.id, version.version, Letter.model_validate_json(letter_file.read_text()))
-        store.set_status(c.id, ConsultationStatus.DRAFTED)
+            store.notes.put_letter(c.id, version.version, Letter.model_validate_json(letter_file.read_text()))
+        store.consultations.set_status(c.id, ConsultationStatus.DRAFTED)
         return env, c.id
     finally:
         store.close()

@@ -52,7 +52,7 @@ def actor_name() -> str:
 
 
 def _audit(store: Store, action: str, target: str, detail: str = "") -> None:
-    store.audit(AuditEvent(user_id=None, username=actor_name(), action=action, target=target, detail=detail))
+    store.audit.record(AuditEvent(user_id=None, username=actor_name(), action=action, target=target, detail=detail))
 
 
 # --- scribe store ---------------------------------------------------------------------------------
@@ -105,10 +105,10 @@ def rotate_key(
         crypto.write_key_file(path, new_key)
     store = open_store(settings)
     try:
-        old_id, new_id = store.key_id(), crypto.key_id(new_key)
+        old_id, new_id = store.keys.key_id(), crypto.key_id(new_key)
         if old_id == new_id:
             raise ConfigError(f"{path} holds the key the store already uses (key id {old_id}); give a new key")
-        count = store.rotate_key(new_key)
+        count = store.keys.rotate(new_key)
         _audit(store, "rotate-key", "store", detail=f"{count} data keys re-wrapped, key id {old_id} -> {new_id}")
     finally:
         store.close()
@@ -169,7 +169,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _find(store: Store, username: str) -> User:
-    found = store.find_user(username)
+    found = store.users.find(username)
     if found is None:
         raise NotFoundError(f"no user is called {username!r}; `scribe users list` shows them")
     return found[0]
@@ -189,11 +189,11 @@ def add_user(
     required = totp or role is Role.ADMIN or settings.totp_for_all
     store = open_store(settings)
     try:
-        user = store.create_user(username, name, role, password_hash, totp_required=required)
+        user = store.users.create(username, name, role, password_hash, totp_required=required)
         secret = None
         if required:
             secret = new_totp_secret()
-            store.set_totp_secret(user.id, secret)
+            store.users.set_totp_secret(user.id, secret)
         _audit(store, "user-add", f"user:{user.id}", detail=f"role {user.role}")
     finally:
         store.close()
@@ -209,7 +209,7 @@ def list_users() -> None:
     """Every account with its role and state."""
     store = open_store(load_settings())
     try:
-        users = store.list_users()
+        users = store.users.list_all()
     finally:
         store.close()
     table = Table(title="scribe users")
@@ -235,8 +235,8 @@ def disable_user(username: str = typer.Argument(..., help="Sign-in name.")) -> N
     store = open_store(load_settings())
     try:
         user = _find(store, username)
-        store.update_user(user.id, active=False)
-        store.delete_user_sessions(user.id)
+        store.users.update(user.id, active=False)
+        store.users.delete_user_sessions(user.id)
         _audit(store, "user-disable", f"user:{user.id}")
     finally:
         store.close()
@@ -249,7 +249,7 @@ def enable_user(username: str = typer.Argument(..., help="Sign-in name.")) -> No
     store = open_store(load_settings())
     try:
         user = _find(store, username)
-        store.update_user(user.id, active=True)
+        store.users.update(user.id, active=True)
         _audit(store, "user-enable", f"user:{user.id}")
     finally:
         store.close()
@@ -262,8 +262,8 @@ def reset_totp(username: str = typer.Argument(..., help="Sign-in name.")) -> Non
     store = open_store(load_settings())
     try:
         user = _find(store, username)
-        store.set_totp_secret(user.id, None)
-        store.delete_user_sessions(user.id)
+        store.users.set_totp_secret(user.id, None)
+        store.users.delete_user_sessions(user.id)
         _audit(store, "totp-reset", f"user:{user.id}")
     finally:
         store.close()
@@ -300,7 +300,7 @@ def audit(
         raise typer.BadParameter("use table or json", param_hint="--format")
     store = open_store(load_settings())
     try:
-        events = store.audit_events(
+        events = store.audit.events(
             user=user,
             action=action,
             target=target,
@@ -308,7 +308,7 @@ def audit(
             until=_when(until, "--until", end=True),
             limit=limit,
         )
-        verified = store.verify_audit() if verify else None
+        verified = store.audit.verify() if verify else None
     finally:
         store.close()
     if output == "json":

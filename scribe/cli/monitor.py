@@ -78,7 +78,7 @@ def monitor_command(
         )
         total = sum(w.consultations + w.control for w in report.weeks)
         detail = f"{len(report.weeks)} weeks, {total} consultations, {len(report.flagged)} flagged"
-        store.audit(
+        store.audit.record(
             AuditEvent(user_id=None, username=actor_name(), action="monitor", target="consultations", detail=detail)
         )
     finally:

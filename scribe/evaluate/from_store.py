@@ -66,7 +66,7 @@ def consultation_cases(
     """As :func:`store_cases`, each case with the consultation it came from (for status and approval)."""
     chosen = [
         c
-        for c in store.list_consultations()
+        for c in store.consultations.list_all()
         if c.current_version
         and (since is None or c.created_at >= since)
         and (until is None or c.created_at < until)
@@ -87,11 +87,11 @@ def _case(store: Store, c: Consultation, clinician: str) -> CaseResult:
         clinician=clinician,
         consulted_at=c.created_at,
     )
-    first = store.get_version(c.id, 1)
+    first = store.notes.get_version(c.id, 1)
     if c.metrics.arm == "scribe" and first.created_by is not None:
         case.error = OBJECTED
         return case
-    rejected = store.get_version(c.id).state == NoteState.REJECTED
+    rejected = store.notes.get_version(c.id).state == NoteState.REJECTED
     case.time = _time(c, rejected)
     if c.metrics.arm == "scribe":
         case.note = _draft_scores(store, c.id, first.note)
@@ -128,11 +128,11 @@ def _time(c: Consultation, rejected: bool) -> TimeScores:
 
 def _draft_scores(store: Store, cid: str, first: NoteDraft) -> NoteScores:
     """Statements, unsupported statements and omissions of the model's draft (version 1 before its edits)."""
-    edits = sorted(store.edits(cid, 1), key=lambda e: e.at)
+    edits = sorted(store.notes.edits(cid, 1), key=lambda e: e.at)
     draft = undo_edits(first, edits)
     omissions: int | None = len(draft.omissions)
     if edits:
-        transcript = store.get_transcript(cid)
+        transcript = store.notes.get_transcript(cid)
         if transcript is not None:
             restored = [s for sec in draft.sections for s in sec.statements if s.supported is None]
             ground_items(restored, transcript)

@@ -44,7 +44,7 @@ def _sections(version: NoteVersion, templates_dir: Path | None) -> list[fm.Secti
 def _letters(store: Store, consultation_id: str, version: NoteVersion) -> list[fm.Letter]:
     letters = []
     for kind in LetterKind:
-        letter = store.get_letter(consultation_id, kind, version.version)
+        letter = store.notes.get_letter(consultation_id, kind, version.version)
         if letter is None or not letter.complete or not letter.statements():
             continue
         footer = f"scribe {__version__}: drafted by a local model from an approved note (version {version.version})"
@@ -62,8 +62,8 @@ def approved_note(
     templates_dir: Path | None = None,
 ) -> fm.ApprovedNote:
     """The approved version (default: the current one) of a consultation as an ``ApprovedNote``."""
-    consultation = store.get_consultation(consultation_id)
-    v = store.get_version(consultation_id, version)
+    consultation = store.consultations.get(consultation_id)
+    v = store.notes.get_version(consultation_id, version)
     allowed = (NoteState.APPROVED,) if version is None else (NoteState.APPROVED, NoteState.SUPERSEDED)
     if v.state not in allowed or v.approval is None:
         raise StateError(
@@ -72,8 +72,8 @@ def approved_note(
         )
     note = v.note
     approver = fm.Clinician(name=v.approval.name, user_id=str(v.approval.user_id))
-    earlier = store.get_version(consultation_id, v.based_on) if v.based_on else None
-    transcript = store.get_transcript(consultation_id)
+    earlier = store.notes.get_version(consultation_id, v.based_on) if v.based_on else None
+    transcript = store.notes.get_transcript(consultation_id)
     models = [fm.Model(role="note drafting", name=note.model)] if note.model else []
     if transcript is not None and transcript.model:
         models.insert(0, fm.Model(role="speech recognition", name=transcript.model))
@@ -93,8 +93,8 @@ def approved_note(
         problems=[fm.Problem(name=p.name, status=p.status) for p in note.problems],
         findings=[fm.Finding(name=f.name, value=f.value, unit=f.unit) for f in note.findings],
         approval=fm.Approval(clinician=approver, at=v.approval.at, attestation=v.approval.attestation),
-        disputes=[fm.Dispute(text=d.text, recorded_at=d.recorded_at) for d in store.disputes(consultation_id)],
-        patient=_patient(store.patient(consultation_id)),
+        disputes=[fm.Dispute(text=d.text, recorded_at=d.recorded_at) for d in store.notes.disputes(consultation_id)],
+        patient=_patient(store.consultations.patient(consultation_id)),
         organisation=organisation,
         encounter=fm.Encounter(
             start=metrics.recording_started_at or consultation.created_at,

@@ -98,7 +98,7 @@ def record_export(
 ) -> None:
     """One ExportRecord and one audit event for one export attempt (no patient data in either)."""
     cid = note.consultation_id
-    store.record_export(
+    store.exports.record(
         ExportRecord(
             consultation_id=cid,
             version=note.version,
@@ -110,7 +110,7 @@ def record_export(
         )
     )
     where = "" if destination == "download" else f" to {destination}"
-    store.audit(
+    store.audit.record(
         AuditEvent(
             user_id=actor.user_id,
             username=actor.username,

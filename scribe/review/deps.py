@@ -4,7 +4,7 @@ Usage in a router::
 
     @router.post("/consultations/{cid}/approve", dependencies=[Depends(deps.csrf)])
     def approve(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
-        consultation = deps.store(request).get_consultation(cid)
+        consultation = deps.store(request).consultations.get(cid)
         deps.authorize(request, "approve", consultation)
         ...
         deps.audit(request, "approve", f"consultation:{cid}")
@@ -110,14 +110,14 @@ def signed_in(request: Request) -> SignedIn | None:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         db = store(request)
-        session = db.get_session(token)
+        session = db.users.get_session(token)
         if session is not None:
             try:
-                user = db.get_user(session.user_id)
+                user = db.users.get(session.user_id)
             except NotFoundError:
                 user = None
             if user is None or not user.active:
-                db.delete_session(token)
+                db.users.delete_session(token)
             else:
                 result = SignedIn(token, session, user)
     request.state.signed_in = result
@@ -263,7 +263,7 @@ def audit(request: Request, action: str, target: str = "", outcome: str = "ok", 
         outcome=outcome,
         detail=detail,
     )
-    return store(request).audit(event)
+    return store(request).audit.record(event)
 
 
 def allowed(request: Request, action: str, consultation: Consultation) -> bool:
@@ -277,7 +277,7 @@ def _granted(request: Request, consultation: Consultation) -> list[int]:
     if cache is None:
         cache = request.state.granted = {}
     if consultation.id not in cache:
-        cache[consultation.id] = store(request).granted(consultation.id)
+        cache[consultation.id] = store(request).consultations.granted(consultation.id)
     return cache[consultation.id]
 
 

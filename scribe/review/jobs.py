@@ -97,7 +97,7 @@ class JobRunner:
         """Requeue jobs a previous run left RUNNING, then start the worker thread."""
         if self._thread is not None:
             return
-        requeued = self.store.requeue_running()
+        requeued = self.store.jobs.requeue_running()
         if requeued:
             log.info("requeued %d job(s) left running by the previous server", requeued)
         self._stopping.clear()
@@ -138,15 +138,15 @@ class JobRunner:
 
         StateError unless the consultation is RECORDING (or FAILED, for a second try).
         """
-        status = self.store.get_consultation(consultation_id).status
+        status = self.store.consultations.get(consultation_id).status
         if status not in (ConsultationStatus.RECORDING, ConsultationStatus.FAILED):
             raise StateError(f"consultation {consultation_id} is {status}; audio is accepted only before drafting")
-        self.store.set_status(consultation_id, ConsultationStatus.TRANSCRIBING)
+        self.store.consultations.set_status(consultation_id, ConsultationStatus.TRANSCRIBING)
         return self.submit(consultation_id, JobKind.TRANSCRIBE)
 
     def submit(self, consultation_id: str, kind: JobKind) -> Job:
         """Queue a job (e.g. LETTERS when the clinician asks for the letters again) and wake the worker."""
-        job = self.store.enqueue(consultation_id, kind)
+        job = self.store.jobs.enqueue(consultation_id, kind)
         self._notify()
         return job
 
@@ -181,15 +181,15 @@ class JobRunner:
         StateError unless the consultation is RECORDING (a second stop changes nothing).
         """
         with self._live_lock:
-            status = self.store.get_consultation(consultation_id).status
+            status = self.store.consultations.get(consultation_id).status
             if status != ConsultationStatus.RECORDING:
                 raise StateError(f"consultation {consultation_id} is {status}, not recording; nothing to stop")
             session = self._live.pop(consultation_id, None)
             if session is not None:
                 self._finishing[consultation_id] = session
                 session.end_input()
-            self.store.set_status(consultation_id, ConsultationStatus.TRANSCRIBING)
-        self.store.update_metrics(consultation_id, _stamp("recording_stopped_at"))
+            self.store.consultations.set_status(consultation_id, ConsultationStatus.TRANSCRIBING)
+        self.store.consultations.update_metrics(consultation_id, _stamp("recording_stopped_at"))
         return self.submit(consultation_id, JobKind.TRANSCRIBE)
 
     # --- models ----------------------------------------------------------------------------------
@@ -211,10 +211,10 @@ class JobRunner:
     def _new_session(self, consultation_id: str, seq: int) -> LiveSession | None:
         """A live session for a consultation that is RECORDING (called with the live lock held)."""
         try:
-            if self.store.get_consultation(consultation_id).status != ConsultationStatus.RECORDING:
+            if self.store.consultations.get(consultation_id).status != ConsultationStatus.RECORDING:
                 return None
-            preload = self.store.chunks(consultation_id) if seq > 0 else b""  # resuming after a restart
-            self.store.update_metrics(consultation_id, _stamp("recording_started_at"))
+            preload = self.store.audio.chunks(consultation_id) if seq > 0 else b""  # resuming after a restart
+            self.store.consultations.update_metrics(consultation_id, _stamp("recording_started_at"))
         except NotFoundError:
             return None
         session = LiveSession(
@@ -234,7 +234,7 @@ class JobRunner:
             drafter = self._drafters.get(consultation_id)
         if drafter is None:
             try:
-                template = self.store.get_consultation(consultation_id).template
+                template = self.store.consultations.get(consultation_id).template
                 drafter = pipeline.live_drafter(self.settings, self._backend(), template, self._compute)
             except Exception as exc:  # noqa: BLE001  # drafting while recording is an optimisation: the DRAFT job redoes it
                 log.warning("no live drafting for %s (%s)", consultation_id, type(exc).__name__)
@@ -254,7 +254,7 @@ class JobRunner:
             if time.monotonic() >= self._next_retention:
                 self._retention()
             try:
-                job = self.store.claim_job()
+                job = self.store.jobs.claim()
             except Exception as exc:  # noqa: BLE001  # the database may be briefly unavailable
                 log.error("cannot read the job queue (%s); trying again", type(exc).__name__)
                 job = None
@@ -297,7 +297,7 @@ class JobRunner:
 
     def _finish(self, job_id: int, error: str = "") -> None:
         with contextlib.suppress(NotFoundError):  # the consultation and its jobs were deleted meanwhile
-            self.store.finish_job(job_id, error=error)
+            self.store.jobs.finish(job_id, error=error)
 
     def _fail(self, job: Job, exc: BaseException) -> None:
         message = plain_error(job.kind, exc)
@@ -307,30 +307,30 @@ class JobRunner:
         if job.kind == JobKind.LETTERS:
             return  # the note is still there to review; the letters tab shows the job's error
         with contextlib.suppress(NotFoundError, StateError):
-            self.store.set_status(job.consultation_id, ConsultationStatus.FAILED, error=message)
+            self.store.consultations.set_status(job.consultation_id, ConsultationStatus.FAILED, error=message)
 
     # --- the jobs --------------------------------------------------------------------------------
     def _transcribe(self, cid: str) -> None:
         with self._live_lock:
             session = self._finishing.pop(cid, None) or self._live.pop(cid, None)
-        original = self.store.get_audio(cid, "original")
+        original = self.store.audio.get(cid, "original")
         if original is None:
-            chunks = self.store.chunks(cid)
+            chunks = self.store.audio.chunks(cid)
             if not chunks:
                 raise EmptyAudioError("no audio was received for this consultation; record again or upload a file")
             original = Audio(data=chunks, media_type=WEBM)
-            self.store.put_audio(cid, "original", original)
+            self.store.audio.put(cid, "original", original)
         transcript = self._finish_live(session, len(original.data)) if session is not None else None
         decoded = pipeline.decode_audio(original.data, self.settings)
         if transcript is None:
             with self._compute:
                 transcript = pipeline.transcribe_audio(decoded, self.settings, self._engine())
-        self.store.put_transcript(cid, transcript)
-        self.store.put_audio(cid, "playback", playback_flac(decoded))
-        self.store.set_audio_info(cid, decoded.info)
-        self.store.add_timings(cid, transcript.timings)
-        self.store.set_status(cid, ConsultationStatus.DRAFTING)
-        self.store.enqueue(cid, JobKind.DRAFT)
+        self.store.notes.put_transcript(cid, transcript)
+        self.store.audio.put(cid, "playback", playback_flac(decoded))
+        self.store.consultations.set_audio_info(cid, decoded.info)
+        self.store.consultations.add_timings(cid, transcript.timings)
+        self.store.consultations.set_status(cid, ConsultationStatus.DRAFTING)
+        self.store.jobs.enqueue(cid, JobKind.DRAFT)
 
     def _finish_live(self, session: LiveSession, stored_bytes: int) -> Transcript | None:
         """The live transcript, or None when it cannot be trusted to cover the whole recording."""
@@ -350,9 +350,9 @@ class JobRunner:
         return transcript if transcript.segments else None  # no speech: the full pass gives the proper error
 
     def _draft(self, cid: str) -> None:
-        consultation = self.store.get_consultation(cid)
+        consultation = self.store.consultations.get(cid)
         if consultation.current_version == 0:
-            transcript = self.store.get_transcript(cid)
+            transcript = self.store.notes.get_transcript(cid)
             if transcript is None:
                 raise StateError("there is no transcript to draft from; upload or record the consultation again")
             with self._live_lock:
@@ -374,23 +374,23 @@ class JobRunner:
             finally:
                 with self._live_lock:
                     self._written.pop(cid, None)
-            self.store.add_version(cid, note, created_by=None)
+            self.store.notes.add_version(cid, note, created_by=None)
             if "draft" in note.timings:
-                self.store.add_timings(cid, [note.timings["draft"]])
+                self.store.consultations.add_timings(cid, [note.timings["draft"]])
         elif consultation.status not in (ConsultationStatus.DRAFTING, ConsultationStatus.FAILED):
             return  # already drafted and moved on (a job requeued after a restart)
-        self.store.update_metrics(cid, _stamp("draft_ready_at"))
-        self.store.set_status(cid, ConsultationStatus.DRAFTED)
+        self.store.consultations.update_metrics(cid, _stamp("draft_ready_at"))
+        self.store.consultations.set_status(cid, ConsultationStatus.DRAFTED)
         if self.settings.draft_letters:
-            self.store.enqueue(cid, JobKind.LETTERS)
+            self.store.jobs.enqueue(cid, JobKind.LETTERS)
 
     def _letters(self, cid: str) -> None:
-        version = self.store.get_version(cid)
-        transcript = self.store.get_transcript(cid) or Transcript()  # a note written without a recording
+        version = self.store.notes.get_version(cid)
+        transcript = self.store.notes.get_transcript(cid) or Transcript()  # a note written without a recording
         with self._compute:
             drafted = pipeline.letters(version.note, transcript, self.settings, self._backend())
         for letter in drafted:
-            self.store.put_letter(cid, version.version, letter)
+            self.store.notes.put_letter(cid, version.version, letter)
 
 
 def _stamp(field: str) -> Callable[[ReviewMetrics], None]:

@@ -62,19 +62,19 @@ def apply_retention(
     """
     now = now or datetime.now(UTC)
     report = RetentionReport(dry_run=dry_run)
-    for consultation in store.consultations_for_retention():
+    for consultation in store.consultations.for_retention():
         cid = consultation.id
         try:
             if consultation_due(consultation, settings, now):
                 if not dry_run:
-                    store.delete_consultation(cid)
+                    store.consultations.delete(cid)
                     _tombstone(store, "delete", cid, actor)
                 report.consultations.append(cid)
             elif consultation.audio_deleted_at is None and audio_due(consultation, settings, now):
-                if not store.has_audio(cid):
+                if not store.audio.held(cid):
                     continue
                 if not dry_run:
-                    store.delete_audio(cid)
+                    store.audio.delete(cid)
                     _tombstone(store, "delete-audio", cid, actor)
                 report.audio.append(cid)
         except StoreError as exc:
@@ -88,7 +88,7 @@ def apply_retention(
 
 
 def _tombstone(store: Store, action: str, consultation_id: str, actor: str) -> None:
-    store.audit(
+    store.audit.record(
         AuditEvent(
             user_id=None, username=actor, action=action, target=f"consultation:{consultation_id}", detail="retention"
         )

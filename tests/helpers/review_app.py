@@ -45,12 +45,12 @@ def review_app(settings: Settings) -> tuple[FastAPI, Store]:
 
 def add_user(store: Store, username: str, role: Role = Role.CLINICIAN, *, totp: bool = False) -> User:
     """A user with :data:`PASSWORD`; with ``totp`` an enrolled authenticator (secret: :func:`totp_secret`)."""
-    user = store.create_user(
+    user = store.users.create(
         username, username.title(), role, hash_password(PASSWORD), totp_required=totp or role == Role.ADMIN
     )
     if totp:
-        store.set_totp_secret(user.id, totp_secret(username))
-    return store.get_user(user.id)
+        store.users.set_totp_secret(user.id, totp_secret(username))
+    return store.users.get(user.id)
 
 
 def totp_secret(username: str) -> str:

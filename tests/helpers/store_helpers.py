@@ -85,14 +85,14 @@ def postgres_database(server_url: str) -> Iterator[str]:
 
 def drafted_consultation(store: Store, draft: NoteDraft | None = None) -> tuple[str, User]:
     """A consented consultation (Jo Bloggs, a test-range NHS number) with ``draft`` as version 1, unapproved."""
-    user = store.create_user(
+    user = store.users.create(
         f"clin{uuid.uuid4().hex[:6]}", "Dr Alice Smith", Role.CLINICIAN, "hash", totp_required=False
     )
     patient = PatientDetails(name="Jo Bloggs", nhs_number="9434765919", birth_date="1970-02-03")
-    cid = store.create_consultation(user.id, "gp", patient).id
-    store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
-    store.put_transcript(cid, transcript())
-    store.add_version(cid, draft or note(), created_by=None)
+    cid = store.consultations.create(user.id, "gp", patient).id
+    store.consultations.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
+    store.notes.put_transcript(cid, transcript())
+    store.notes.add_version(cid, draft or note(), created_by=None)
     return cid, user
 
 
@@ -107,6 +107,8 @@ def approved_consultation(store: Store, *, patient_letter: bool = True) -> tuple
     cid, user = drafted_consultation(store, draft)
     if patient_letter:
         letter = Letter(kind=LetterKind.PATIENT, paragraphs=[[Statement(text="You have knee pain.", supported=True)]])
-        store.put_letter(cid, 1, letter)
-    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note."))
+        store.notes.put_letter(cid, 1, letter)
+    store.notes.approve(
+        cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note.")
+    )
     return cid, user

@@ -104,12 +104,12 @@ def test_users_and_audit(keyed: Path) -> None:
 
     settings = load_settings(data_dir=keyed / "data", store_key_file=keyed / "keys" / "store.key")
     store = open_store(settings)
-    users = {u.username: u for u in store.list_users()}
+    users = {u.username: u for u in store.users.list_all()}
     assert users["root"].totp_required and not users["root"].totp_enabled and not users["alice"].active
     store.close()
     assert run(keyed, "users", "enable", "alice").returncode == 0
     store = open_store(settings)
-    assert store.find_user("alice")[0].active  # type: ignore[index]
+    assert store.users.find("alice")[0].active  # type: ignore[index]
     store.close()
 
     table = run(keyed, "audit", "--verify")

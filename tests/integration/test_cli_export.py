@@ -26,8 +26,8 @@ def site(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
     key = new_key()
     store = open_store(make_settings(tmp_path, key))
     approved, user = approved_consultation(store)
-    draft = store.create_consultation(user.id, "gp", PatientDetails(name="Sam Draft")).id
-    store.add_version(draft, note(), created_by=None)
+    draft = store.consultations.create(user.id, "gp", PatientDetails(name="Sam Draft")).id
+    store.notes.add_version(draft, note(), created_by=None)
     store.close()
     yield approved, draft, {"SCRIBE_STORE_KEY": encode_key(key), "SCRIBE_FHIR_RETRIES": "1"}
 
@@ -35,7 +35,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
 def _exports(tmp_path: Path, env: dict[str, str], cid: str) -> list[tuple[str, bool, str]]:
     store = open_store(make_settings(tmp_path, base64.b64decode(env["SCRIBE_STORE_KEY"])))
     try:
-        return [(x.format, x.ok, x.destination) for x in store.exports(cid)]
+        return [(x.format, x.ok, x.destination) for x in store.exports.for_consultation(cid)]
     finally:
         store.close()
 

@@ -33,14 +33,14 @@ def _note() -> NoteDraft:
 
 def _add(store: Store, settings: Settings, user: User, when: datetime, changed: int) -> str:
     """An approved scribe-arm consultation started at ``when``: 100 draft characters, ``changed`` of them edited."""
-    cid = store.create_consultation(user.id, "gp", PatientDetails(name="Jo Bloggs")).id
+    cid = store.consultations.create(user.id, "gp", PatientDetails(name="Jo Bloggs")).id
     engine = create_engine(settings.database_url)
     table = Table("consultations", MetaData(), autoload_with=engine)
     with engine.begin() as connection:
         connection.execute(update(table).where(table.c.id == cid).values(created_at=when))
     engine.dispose()
-    store.add_version(cid, _note(), created_by=None)
-    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed it."))
+    store.notes.add_version(cid, _note(), created_by=None)
+    store.notes.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed it."))
 
     def measured(m: ReviewMetrics) -> None:
         m.recording_stopped_at = when + timedelta(minutes=10)
@@ -48,13 +48,13 @@ def _add(store: Store, settings: Settings, user: User, when: datetime, changed: 
         m.active_review_seconds = 180.0
         m.sections = {"plan": SectionChange(chars_draft=100, chars_changed=changed, statements_draft=4)}
 
-    store.update_metrics(cid, measured)
+    store.consultations.update_metrics(cid, measured)
     return cid
 
 
 def _site(store: Store, settings: Settings, now: datetime, latest: int) -> None:
     """Three weeks of 5 consultations with 20% of the draft edited, then this week ``latest`` with 40%."""
-    user = store.create_user("alice", "Alice Able", Role.CLINICIAN, "hash", totp_required=False)
+    user = store.users.create("alice", "Alice Able", Role.CLINICIAN, "hash", totp_required=False)
     this_monday = datetime.combine(monday(now), time(9), tzinfo=UTC)
     for weeks_ago in (3, 2, 1):
         for i in range(5):
@@ -124,7 +124,7 @@ def test_cli_table_json_and_fail_on_drift(tmp_path: Path) -> None:
 
     store = open_store(make_settings(tmp_path, base64.b64decode(env["SCRIBE_STORE_KEY"])))
     try:
-        events = [e for e in store.audit_events() if e.action == "monitor"]
+        events = [e for e in store.audit.events() if e.action == "monitor"]
     finally:
         store.close()
     assert len(events) == 3 and events[0].target == "consultations" and events[0].username.startswith("cli:")

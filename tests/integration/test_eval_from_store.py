@@ -75,40 +75,42 @@ class Site:
     def __init__(self, tmp_path: Path) -> None:
         self.settings = make_settings(tmp_path)
         self.store = open_store(self.settings)
-        self.alice = self.store.create_user("alice", "Alice Able", Role.CLINICIAN, "hash", totp_required=False)
-        self.bob = self.store.create_user("bob", "Bob Baker", Role.CLINICIAN, "hash", totp_required=False)
+        self.alice = self.store.users.create("alice", "Alice Able", Role.CLINICIAN, "hash", totp_required=False)
+        self.bob = self.store.users.create("bob", "Bob Baker", Role.CLINICIAN, "hash", totp_required=False)
 
     def new(self, user: User, when: datetime, arm: str = "scribe") -> str:
-        cid = self.store.create_consultation(user.id, "gp", PatientDetails(name="Jo Bloggs", reason="knee")).id
+        cid = self.store.consultations.create(user.id, "gp", PatientDetails(name="Jo Bloggs", reason="knee")).id
         _set_created(self.store, self.settings, cid, when)
         if arm == "control":
 
             def control(m: ReviewMetrics) -> None:
                 m.arm = "control"
 
-            self.store.update_metrics(cid, control)
+            self.store.consultations.update_metrics(cid, control)
         return cid
 
     def drafted(self, user: User, when: datetime) -> str:
         cid = self.new(user, when)
-        self.store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
-        self.store.put_transcript(cid, TRANSCRIPT)
-        self.store.add_version(cid, _draft(), created_by=None)
+        self.store.consultations.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
+        self.store.notes.put_transcript(cid, TRANSCRIPT)
+        self.store.notes.add_version(cid, _draft(), created_by=None)
         return cid
 
     def edit(self, cid: str, user: User, section: str, index: int | None, text: str, action: EditAction) -> None:
-        v = self.store.get_version(cid, 1)
-        note, change = apply_edit(v.note, section, index, text, action, transcript=self.store.get_transcript(cid))
-        self.store.save_note(cid, 1, note, change.to_edit(cid, 1, user.id))
+        v = self.store.notes.get_version(cid, 1)
+        note, change = apply_edit(v.note, section, index, text, action, transcript=self.store.notes.get_transcript(cid))
+        self.store.notes.save_note(cid, 1, note, change.to_edit(cid, 1, user.id))
 
     def approve(self, cid: str, user: User, **metrics: object) -> None:
-        self.store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed it."))
+        self.store.notes.approve(
+            cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed it.")
+        )
 
         def record(m: ReviewMetrics) -> None:
             for name, value in metrics.items():
                 setattr(m, name, value)
 
-        self.store.update_metrics(cid, record)
+        self.store.consultations.update_metrics(cid, record)
 
 
 @pytest.fixture
@@ -131,7 +133,7 @@ def _scribe_case(site: Site) -> str:
     cid = site.drafted(site.alice, T)
     site.edit(cid, site.alice, "plan", 1, "", EditAction.DELETE)
     site.edit(cid, site.alice, "history", None, ALLERGY, EditAction.ADD)
-    edited = site.store.get_version(cid, 1).note
+    edited = site.store.notes.get_version(cid, 1).note
     # the edits re-ran the checks: version 1 no longer shows the unsupported statement or the omission
     assert edited.omissions == [] and all(s.supported for sec in edited.sections for s in sec.statements)
     assert section_changes(_draft(), edited) == SCRIBE_SECTIONS
@@ -149,7 +151,7 @@ def _scribe_case(site: Site) -> str:
 def _control_case(site: Site, when: datetime) -> str:
     """Bob's approved control-arm consultation: a blank note he wrote one statement into."""
     cid = site.new(site.bob, when, arm="control")
-    site.store.add_version(cid, blank_note(load_template("gp", None)), created_by=site.bob.id)
+    site.store.notes.add_version(cid, blank_note(load_template("gp", None)), created_by=site.bob.id)
     site.edit(cid, site.bob, "plan", None, "Fluids and rest.", EditAction.ADD)
     sections = {"plan": SectionChange(chars_draft=0, chars_changed=16, statements_added=1)}
     site.approve(cid, site.bob, active_review_seconds=300.0, sections=sections)
@@ -189,7 +191,7 @@ def test_without_the_transcript_restored_statements_count_as_unchecked(site: Sit
     with engine.begin() as connection:
         connection.execute(delete(table).where(table.c.consultation_id == cid))
     engine.dispose()
-    assert site.store.get_transcript(cid) is None
+    assert site.store.notes.get_transcript(cid) is None
     [case] = store_cases(site.store)
     assert case.note is not None
     # KNEE and IBUPROFEN keep their verdicts (supported); the restored XRAY statement has none
@@ -213,10 +215,10 @@ def test_selection_window_labels_and_no_names(site: Site) -> None:
     control_id = _control_case(site, T + timedelta(days=7))  # bob, a week later
     unapproved = site.drafted(site.alice, T + timedelta(days=1))
     rejected = site.drafted(site.bob, T + timedelta(days=2))
-    site.store.reject(rejected, 1, "wrong patient", site.bob.id)
+    site.store.notes.reject(rejected, 1, "wrong patient", site.bob.id)
     objected = site.new(site.alice, T + timedelta(days=3))
-    site.store.set_consent(objected, Consent(informed=True, agreed=False, recorded_by=site.alice.id))
-    site.store.add_version(objected, blank_note(load_template("gp", None)), created_by=site.alice.id)
+    site.store.consultations.set_consent(objected, Consent(informed=True, agreed=False, recorded_by=site.alice.id))
+    site.store.notes.add_version(objected, blank_note(load_template("gp", None)), created_by=site.alice.id)
     site.approve(objected, site.alice, active_review_seconds=200.0)
     site.new(site.alice, T + timedelta(days=4))  # no note yet: nothing to measure
 
@@ -250,6 +252,6 @@ def test_selection_window_labels_and_no_names(site: Site) -> None:
 def test_undo_of_the_edits_gives_the_models_text(site: Site) -> None:
     """The reconstruction the draft scores rest on: version 1 with its edits undone is the model's text."""
     cid = _scribe_case(site)
-    v1 = site.store.get_version(cid, 1).note
-    undone = undo_edits(v1, sorted(site.store.edits(cid, 1), key=lambda e: e.at))
+    v1 = site.store.notes.get_version(cid, 1).note
+    undone = undo_edits(v1, sorted(site.store.notes.edits(cid, 1), key=lambda e: e.at))
     assert [[s.text for s in sec.statements] for sec in undone.sections] == [[KNEE], [IBUPROFEN, XRAY]]

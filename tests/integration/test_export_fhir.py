@@ -57,12 +57,12 @@ def _patient_compositions(base_url: str) -> int:
 
 
 def test_unapproved_note_is_refused_and_nothing_is_sent(tmp_path: Path, store: Store, base_url: str) -> None:
-    user = store.create_user("bob", "Dr Bob", Role.CLINICIAN, "hash", totp_required=False)
-    cid = store.create_consultation(user.id, "gp", PatientDetails(name="Jo Bloggs")).id
-    store.add_version(cid, note(), created_by=None)
+    user = store.users.create("bob", "Dr Bob", Role.CLINICIAN, "hash", totp_required=False)
+    cid = store.consultations.create(user.id, "gp", PatientDetails(name="Jo Bloggs")).id
+    store.notes.add_version(cid, note(), created_by=None)
     with pytest.raises(StateError, match="not approved"):
         send_approved(store, cid, make_settings(tmp_path), ACTOR, base_url=base_url)
-    assert stats(base_url)["requests"] == 0 and store.exports(cid) == []
+    assert stats(base_url)["requests"] == 0 and store.exports.for_consultation(cid) == []
 
 
 def test_sending_twice_stores_one_record_and_audits_both(tmp_path: Path, store: Store, base_url: str) -> None:
@@ -75,10 +75,10 @@ def test_sending_twice_stores_one_record_and_audits_both(tmp_path: Path, store: 
     assert _patient_compositions(base_url) == 1
     for kind in ("MedicationStatement", "AllergyIntolerance", "DocumentReference", "Provenance", "Practitioner"):
         assert _total(base_url, kind) == 1, kind
-    exports = store.exports(cid)
+    exports = store.exports.for_consultation(cid)
     assert [(x.format, x.ok, x.destination) for x in exports] == [("fhir-transaction", True, base_url)] * 2
-    assert store.get_consultation(cid).status == ConsultationStatus.EXPORTED
-    events = store.audit_events(action="export")
+    assert store.consultations.get(cid).status == ConsultationStatus.EXPORTED
+    events = store.audit.events(action="export")
     assert len(events) == 2 and all(e.outcome == "ok" and e.username == "cli:test" for e in events)
     assert all("Jo Bloggs" not in e.detail and "9434765919" not in e.detail for e in events)
 
@@ -89,10 +89,10 @@ def test_a_500_then_success_stores_one_record(tmp_path: Path, store: Store, base
     delivery = send_approved(store, cid, make_settings(tmp_path, fhir_retries=2), ACTOR, base_url=base_url)
     assert delivery.attempts == 2 and delivery.created > 5
     assert _patient_compositions(base_url) == 1
-    exports = store.exports(cid)
+    exports = store.exports.for_consultation(cid)
     assert [(x.ok, x.detail.split(":")[0]) for x in exports] == [(False, "attempt 1"), (True, "attempt 2")]
     assert "HTTP 500" in exports[0].detail
-    assert [e.outcome for e in store.audit_events(action="export")] == ["ok", "failed"]  # newest first
+    assert [e.outcome for e in store.audit.events(action="export")] == ["ok", "failed"]  # newest first
 
 
 def test_an_answer_lost_after_the_write_does_not_duplicate(tmp_path: Path, store: Store, base_url: str) -> None:
@@ -102,7 +102,7 @@ def test_an_answer_lost_after_the_write_does_not_duplicate(tmp_path: Path, store
     settings = make_settings(tmp_path, fhir_timeout=1.0, fhir_retries=3)
     delivery = send_approved(store, cid, settings, ACTOR, base_url=base_url)
     assert delivery.attempts >= 2
-    assert store.exports(cid)[0].detail.startswith("attempt 1: timed out")
+    assert store.exports.for_consultation(cid)[0].detail.startswith("attempt 1: timed out")
     assert _patient_compositions(base_url) == 1
     assert _total(base_url, "MedicationStatement") == 1
 
@@ -114,10 +114,10 @@ def test_server_down_is_a_clear_error_and_a_rerun_works(tmp_path: Path, store: S
     with pytest.raises(ExportUnreachableError, match="nothing was lost") as caught:
         send_approved(store, cid, settings, ACTOR, base_url=down)
     assert "after 2 tries" in str(caught.value) and "cannot reach the server" in str(caught.value)
-    assert [x.ok for x in store.exports(cid)] == [False, False]
-    assert store.get_consultation(cid).status == ConsultationStatus.APPROVED, "still approved, ready to re-send"
+    assert [x.ok for x in store.exports.for_consultation(cid)] == [False, False]
+    assert store.consultations.get(cid).status == ConsultationStatus.APPROVED, "still approved, ready to re-send"
     send_approved(store, cid, settings, ACTOR, base_url=base_url)
-    assert store.get_consultation(cid).status == ConsultationStatus.EXPORTED
+    assert store.consultations.get(cid).status == ConsultationStatus.EXPORTED
     assert _patient_compositions(base_url) == 1
 
 
@@ -148,7 +148,7 @@ def test_document_bundle_is_stored_once(tmp_path: Path, store: Store, base_url: 
     again = send_approved(store, cid, settings, ACTOR, kind="document", base_url=base_url)
     assert first.status == 201 and again.status == 200 and first.locations[0].startswith("Bundle/")
     assert _total(base_url, "Bundle") == 1
-    assert [x.format for x in store.exports(cid)] == ["fhir-document"] * 2
+    assert [x.format for x in store.exports.for_consultation(cid)] == ["fhir-document"] * 2
 
 
 def test_bearer_token(tmp_path: Path, store: Store) -> None:
@@ -201,11 +201,11 @@ def test_a_corrected_version_supersedes_what_the_first_sent(tmp_path: Path, stor
     cid, user = approved_consultation(store)
     settings = make_settings(tmp_path)
     send_approved(store, cid, settings, ACTOR, base_url=base_url)
-    v1 = store.get_version(cid, 1)
+    v1 = store.notes.get_version(cid, 1)
     corrected = v1.note.model_copy(update={"allergies": []})
-    store.add_version(cid, corrected, created_by=user.id, based_on=1)
-    store.approve(cid, 2, Approval(user_id=user.id, name=user.full_name, attestation="Corrected: no allergy."))
-    assert store.get_version(cid, 1).state == NoteState.SUPERSEDED
+    store.notes.add_version(cid, corrected, created_by=user.id, based_on=1)
+    store.notes.approve(cid, 2, Approval(user_id=user.id, name=user.full_name, attestation="Corrected: no allergy."))
+    assert store.notes.get_version(cid, 1).state == NoteState.SUPERSEDED
     send_approved(store, cid, settings, ACTOR, base_url=base_url)
     send_approved(store, cid, settings, ACTOR, base_url=base_url)
     with FhirClient(base_url) as client:
@@ -219,4 +219,4 @@ def test_a_corrected_version_supersedes_what_the_first_sent(tmp_path: Path, stor
     assert len(allergies) == 1 and allergies[0]["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
     assert "clinicalStatus" not in allergies[0]
     assert _patient_compositions(base_url) == 1 and _total(base_url, "MedicationStatement") == 1
-    assert [x.version for x in store.exports(cid)] == [1, 2, 2]
+    assert [x.version for x in store.exports.for_consultation(cid)] == [1, 2, 2]

@@ -71,7 +71,7 @@ def _routes(app) -> list[tuple[str, str]]:
 
 
 def _events(store, action: str) -> list:
-    return store.audit_events(action=action)
+    return store.audit.events(action=action)
 
 
 # --- password sign-in ------------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_bad_password_is_refused_and_audited_without_the_password(setup) -> None
 def test_disabled_user_cannot_sign_in(setup) -> None:
     app, store = setup
     user = add_user(store, "bob")
-    store.update_user(user.id, active=False)
+    store.users.update(user.id, active=False)
     assert sign_in(TestClient(app), "bob").status_code == 401
 
 
@@ -168,8 +168,8 @@ def test_sign_in_replaces_the_session(setup) -> None:
     assert client.post("/login", data=data, follow_redirects=False).status_code == 303
     second = client.cookies.get("scribe_session")
     assert first and second and first != second
-    assert store.get_session(first) is None
-    assert store.get_session(second) is not None
+    assert store.users.get_session(first) is None
+    assert store.users.get_session(second) is not None
 
 
 def test_planted_session_token_is_not_adopted(setup) -> None:
@@ -179,7 +179,7 @@ def test_planted_session_token_is_not_adopted(setup) -> None:
     response = sign_in(client, "alice")
     fresh = SimpleCookie(next(h for h in response.headers.get_list("set-cookie") if "scribe_session=" in h))
     assert fresh["scribe_session"].value not in ("", "attacker-chosen-token")
-    assert store.get_session(fresh["scribe_session"].value) is not None
+    assert store.users.get_session(fresh["scribe_session"].value) is not None
 
 
 def test_htmx_requests_without_a_session_return_to_their_page(setup) -> None:
@@ -200,11 +200,11 @@ def test_next_never_leaves_the_site(setup) -> None:
 def test_outdated_password_hash_is_upgraded_at_sign_in(setup) -> None:
     app, store = setup
     weak = PasswordHasher(time_cost=1, memory_cost=512, parallelism=1).hash(PASSWORD)
-    user = store.create_user("carol", "Carol", Role.CLINICIAN, weak, totp_required=False)
+    user = store.users.create("carol", "Carol", Role.CLINICIAN, weak, totp_required=False)
     assert sign_in(TestClient(app), "carol").status_code == 303
-    _, stored = store.find_user("carol")
+    _, stored = store.users.find("carol")
     assert stored != weak and not needs_rehash(stored) and verify_password(stored, PASSWORD)
-    assert store.get_user(user.id).active
+    assert store.users.get(user.id).active
 
 
 def test_sign_in_form_needs_its_csrf_cookie(setup) -> None:
@@ -241,7 +241,7 @@ def test_admin_must_enrol_totp_before_anything_else(setup) -> None:
     )
     assert done.status_code == 303 and done.headers["location"] == "/x"
     assert client.cookies.get("scribe_session") != before
-    assert store.get_user(admin.id).totp_enabled
+    assert store.users.get(admin.id).totp_enabled
     assert client.get("/admin/users").status_code == 200
     assert [e.outcome for e in _events(store, "totp-enrol")] == ["ok", "failed"]
 
@@ -302,7 +302,7 @@ def test_logout_ends_the_session(setup) -> None:
     assert client.post("/logout", follow_redirects=False).status_code == 403
     response = client.post("/logout", data={"csrf_token": page_csrf(client)}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/login"
-    assert store.get_session(token) is None
+    assert store.users.get_session(token) is None
     assert client.get("/account", follow_redirects=False).headers["location"] == "/login?next=/account"
     assert _events(store, "sign-out")[0].username == "alice"
 

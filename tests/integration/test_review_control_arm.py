@@ -55,7 +55,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _events(store: Store, cid: str) -> list[tuple[str, str]]:
-    return [(e.action, e.detail) for e in store.audit_events() if e.target == f"consultation:{cid}"]
+    return [(e.action, e.detail) for e in store.audit.events() if e.target == f"consultation:{cid}"]
 
 
 def test_the_form_offers_both_arms_with_scribe_chosen(site: Site) -> None:
@@ -69,7 +69,7 @@ def test_scribe_arm_is_the_default_and_unchanged(site: Site) -> None:
     response = site.new()
     cid = response.headers["location"].split("/")[2]
     assert response.headers["location"] == f"/consultations/{cid}/consent"
-    c = site.store.get_consultation(cid)
+    c = site.store.consultations.get(cid)
     assert c.metrics.arm == "scribe" and c.status == ConsultationStatus.CONSENT and c.current_version == 0
     assert ("create", "") in _events(site.store, cid)
     assert "Control arm" not in site.client.get("/").text
@@ -79,7 +79,7 @@ def test_an_unknown_arm_is_refused(site: Site) -> None:
     response = site.new(arm="both")
     assert response.status_code == 400
     assert "Choose whether scribe drafts the note or you write it yourself." in response.text
-    assert site.store.list_consultations() == []
+    assert site.store.consultations.list_all() == []
 
 
 def test_control_arm_from_creation_to_approval(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,9 +89,9 @@ def test_control_arm_from_creation_to_approval(site: Site, monkeypatch: pytest.M
     cid = response.headers["location"].split("/")[2]
     assert response.status_code == 303 and response.headers["location"] == f"/consultations/{cid}"
 
-    c = site.store.get_consultation(cid)
+    c = site.store.consultations.get(cid)
     assert c.metrics.arm == "control" and c.consent is None and c.status == ConsultationStatus.DRAFTED
-    v1 = site.store.get_version(cid, 1)
+    v1 = site.store.notes.get_version(cid, 1)
     assert v1.created_by == site.alice.id and v1.state == NoteState.DRAFT
     assert [s.key for s in v1.note.sections][:2] == ["presenting_complaint", "history"]
     assert all(not s.statements for s in v1.note.sections)
@@ -111,16 +111,16 @@ def test_control_arm_from_creation_to_approval(site: Site, monkeypatch: pytest.M
     for page in ("record", "consent"):
         redirected = site.client.get(f"{base}/{page}", follow_redirects=False)
         assert redirected.status_code == 303 and redirected.headers["location"] == base
-    c = site.store.get_consultation(cid)
-    assert c.consent is None and c.status == ConsultationStatus.DRAFTED and not site.store.has_audio(cid)
+    c = site.store.consultations.get(cid)
+    assert c.consent is None and c.status == ConsultationStatus.DRAFTED and not site.store.audio.held(cid)
 
     # the blank note is shown: first_shown_at is stamped once, and the page and list say "Control arm"
     page = site.client.get(base)
     assert page.status_code == 200 and "Control arm: written without scribe" in page.text
-    assert site.store.get_consultation(cid).metrics.first_shown_at == T0
+    assert site.store.consultations.get(cid).metrics.first_shown_at == T0
     clock.now = T0 + timedelta(seconds=5)
     site.client.get(base)
-    assert site.store.get_consultation(cid).metrics.first_shown_at == T0
+    assert site.store.consultations.get(cid).metrics.first_shown_at == T0
     assert "Control arm" in site.client.get("/").text
 
     # the clinician writes; heartbeats time it as review is timed (at most 20 s a beat)
@@ -132,13 +132,13 @@ def test_control_arm_from_creation_to_approval(site: Site, monkeypatch: pytest.M
     assert site.client.post(f"{base}/heartbeat", headers=beat).status_code == 204
     clock.now = T0 + timedelta(seconds=50)  # 30 s later: capped at 20
     assert site.client.post(f"{base}/heartbeat", headers=beat).status_code == 204
-    assert site.store.get_consultation(cid).metrics.active_review_seconds == pytest.approx(35.0)
+    assert site.store.consultations.get(cid).metrics.active_review_seconds == pytest.approx(35.0)
 
     # approval as usual, with the attestation
     assert site.post(f"{base}/approve", {"version": "1", "flags_checked": "yes"}).status_code == 400
     approved = site.post(f"{base}/approve", {"version": "1", "attest": "yes", "flags_checked": "yes"})
     assert approved.status_code == 303
-    c = site.store.get_consultation(cid)
+    c = site.store.consultations.get(cid)
     assert c.status == ConsultationStatus.APPROVED and c.metrics.approved_at is not None
     assert c.metrics.arm == "control" and c.metrics.active_review_seconds == pytest.approx(35.0)
     complaint, plan = c.metrics.sections["presenting_complaint"], c.metrics.sections["plan"]
@@ -149,19 +149,19 @@ def test_control_arm_from_creation_to_approval(site: Site, monkeypatch: pytest.M
 
 def test_a_control_consultation_without_its_note_yet_offers_to_write_it(site: Site) -> None:
     """If the blank note was not made at creation (a crash between steps), the consent link leads to it."""
-    c = site.store.create_consultation(site.alice.id, "gp", PatientDetails(name="Sam Smith"))
+    c = site.store.consultations.create(site.alice.id, "gp", PatientDetails(name="Sam Smith"))
 
     def control(m: ReviewMetrics) -> None:
         m.arm = "control"
 
-    site.store.update_metrics(c.id, control)
+    site.store.consultations.update_metrics(c.id, control)
     listed = site.client.get("/").text
     assert f'href="/consultations/{c.id}/consent"' in listed and "Control arm" in listed
     page = site.client.get(f"/consultations/{c.id}/consent")
     assert "Control arm." in page.text and "Write the note without scribe" in page.text
     assert "What did the patient decide?" not in page.text
     assert site.post(f"/consultations/{c.id}/unaided").status_code == 303
-    after = site.store.get_consultation(c.id)
+    after = site.store.consultations.get(c.id)
     assert after.status == ConsultationStatus.DRAFTED and after.current_version == 1 and after.consent is None
     assert ("write-unaided", "control arm") in _events(site.store, c.id)
 
@@ -170,6 +170,6 @@ def test_objection_still_leaves_an_unaided_note_in_the_scribe_arm(site: Site) ->
     cid = site.new().headers["location"].split("/")[2]
     assert site.post(f"/consultations/{cid}/consent", {"decision": "objected"}).status_code == 303
     assert site.post(f"/consultations/{cid}/unaided").status_code == 303
-    c = site.store.get_consultation(cid)
+    c = site.store.consultations.get(cid)
     assert c.status == ConsultationStatus.NOT_RECORDED and c.metrics.arm == "scribe" and c.current_version == 1
     assert ("write-unaided", "patient objected") in _events(site.store, cid)

@@ -144,16 +144,16 @@ def store(job_settings: Settings) -> Iterator[Store]:
 
 def consultation(store: Store) -> str:
     """A consultation whose patient agreed to recording (status RECORDING)."""
-    user = store.create_user("dr-test", "Dr Test", Role.CLINICIAN, "not-a-hash", totp_required=False)
-    created = store.create_consultation(user.id, "brief", PatientDetails(name="Test Patient", reason="knee pain"))
-    store.set_consent(created.id, Consent(informed=True, agreed=True, recorded_by=user.id))
+    user = store.users.create("dr-test", "Dr Test", Role.CLINICIAN, "not-a-hash", totp_required=False)
+    created = store.consultations.create(user.id, "brief", PatientDetails(name="Test Patient", reason="knee pain"))
+    store.consultations.set_consent(created.id, Consent(informed=True, agreed=True, recorded_by=user.id))
     return created.id
 
 
 def record_live(store: Store, runner: JobRunner, cid: str, chunks: list[bytes]) -> None:
     """The browser's chunks, stored and fed live in order; returns once live segments appear (or after 120 s)."""
     for seq, chunk in enumerate(chunks):
-        assert store.append_chunk(cid, seq, chunk)
+        assert store.audio.append_chunk(cid, seq, chunk)
         runner.live_chunk(cid, seq, chunk)
     deadline = time.monotonic() + 120
     while not runner.live_segments(cid) and time.monotonic() < deadline:
@@ -176,33 +176,33 @@ def test_upload_to_drafted_note_and_letters(
     runner = JobRunner(store, job_settings, engine=tiny_engine)
     runner.start()
     try:
-        store.put_audio(cid, "original", Audio(data=sample_mono.read_bytes(), media_type="audio/flac"))
+        store.audio.put(cid, "original", Audio(data=sample_mono.read_bytes(), media_type="audio/flac"))
         runner.submit_upload(cid)
         assert runner.wait_idle(timeout=900)
         with pytest.raises(StateError):
             runner.submit_upload(cid)  # drafted: no more audio
     finally:
         runner.stop()
-    done = store.get_consultation(cid)
+    done = store.consultations.get(cid)
     assert done.status == ConsultationStatus.DRAFTED, done.error
-    assert [(j.kind, j.state) for j in store.jobs(cid)] == [
+    assert [(j.kind, j.state) for j in store.jobs.for_consultation(cid)] == [
         (JobKind.TRANSCRIBE, JobState.DONE),
         (JobKind.DRAFT, JobState.DONE),
         (JobKind.LETTERS, JobState.DONE),
     ]
-    assert store.get_transcript(cid).segments
-    version = store.get_version(cid)
+    assert store.notes.get_transcript(cid).segments
+    version = store.notes.get_version(cid)
     assert (version.version, version.created_by) == (1, None)
     assert [s.key for s in version.note.sections] == ["summary"]
     assert version.note.backend == "llamacpp"
     assert done.metrics.draft_ready_at is not None
     assert done.audio is not None and done.audio.duration == pytest.approx(45, abs=1)
     assert {t.stage for t in done.timings} >= {"asr", "draft"}
-    playback = store.get_audio(cid, "playback")
+    playback = store.audio.get(cid, "playback")
     assert playback is not None and playback.media_type == "audio/flac"
     assert decode_bytes(playback.data).duration == pytest.approx(45, abs=1)
     for kind in LetterKind:
-        assert store.get_letter(cid, kind).statements()[0].text == f"{kind} letter"
+        assert store.notes.get_letter(cid, kind).statements()[0].text == f"{kind} letter"
     # no audio or transcript was written anywhere in the data folder but the store's own files
     names = {p.name for p in job_settings.data_dir.iterdir()}
     assert names <= {"scribe.db", "scribe.db-wal", "scribe.db-shm"}, names
@@ -210,7 +210,7 @@ def test_upload_to_drafted_note_and_letters(
 
 def test_corrupt_stored_audio_fails_with_a_plain_message(store: Store, job_settings: Settings) -> None:
     cid = consultation(store)
-    store.put_audio(cid, "original", Audio(data=b"Patient said something private. " * 50, media_type="audio/webm"))
+    store.audio.put(cid, "original", Audio(data=b"Patient said something private. " * 50, media_type="audio/webm"))
     runner = JobRunner(store, job_settings)
     runner.start()
     try:
@@ -218,11 +218,11 @@ def test_corrupt_stored_audio_fails_with_a_plain_message(store: Store, job_setti
         assert runner.wait_idle(timeout=60)
     finally:
         runner.stop()
-    failed = store.get_consultation(cid)
+    failed = store.consultations.get(cid)
     assert failed.status == ConsultationStatus.FAILED
     assert failed.error.startswith("transcription failed (CorruptAudioError): the recording:")
     assert "private" not in failed.error
-    (job,) = store.jobs(cid)
+    (job,) = store.jobs.for_consultation(cid)
     assert (job.state, job.error) == (JobState.FAILED, failed.error)
 
 
@@ -247,13 +247,13 @@ def test_live_recording_transcribed_while_it_arrives(
         assert runner.wait_idle(timeout=300)
     finally:
         runner.stop()
-    transcript = store.get_transcript(cid)
+    transcript = store.notes.get_transcript(cid)
     assert transcript is not None and transcript.segments
-    original = store.get_audio(cid, "original")
+    original = store.audio.get(cid, "original")
     assert original == Audio(data=b"".join(webm_chunks), media_type="audio/webm")
-    jobs = store.jobs(cid)
+    jobs = store.jobs.for_consultation(cid)
     assert [(j.kind, j.state) for j in jobs] == [(JobKind.TRANSCRIBE, JobState.DONE), (JobKind.DRAFT, JobState.FAILED)]
-    done = store.get_consultation(cid)
+    done = store.consultations.get(cid)
     assert done.metrics.recording_started_at is not None and done.metrics.recording_stopped_at is not None
     assert done.status == ConsultationStatus.FAILED
     assert done.error == "drafting failed (BackendError): the language model is switched off in this test"
@@ -278,13 +278,13 @@ def test_browser_recording_is_drafted_while_it_arrives(
         assert runner.wait_idle(timeout=600)
     finally:
         runner.stop()
-    done = store.get_consultation(cid)
+    done = store.consultations.get(cid)
     assert done.status == ConsultationStatus.DRAFTED, done.error
-    note = store.get_version(cid).note
+    note = store.notes.get_version(cid).note
     assert [s.key for s in note.sections] == ["summary"]
     call = note.timings["draft:note"]  # one call at the stop, most of whose prompt was read while recording
     assert call.cached_tokens and call.cached_tokens > call.prompt_tokens / 2, call
-    ids = {s.id for s in store.get_transcript(cid).segments}
+    ids = {s.id for s in store.notes.get_transcript(cid).segments}
     assert all(set(item.evidence) <= ids for item in note.grounded_items())
 
 
@@ -294,19 +294,19 @@ def test_restart_requeues_the_running_job_and_transcribes_stored_chunks(
     monkeypatch.setattr(pipeline, "draft", no_llm)
     cid = consultation(store)
     for seq, chunk in enumerate(webm_chunks):  # recorded while the live session was lost
-        store.append_chunk(cid, seq, chunk)
+        store.audio.append_chunk(cid, seq, chunk)
     JobRunner(store, job_settings).stop_recording(cid)  # the old server queued the job ...
-    assert store.claim_job() is not None  # ... took it, and died
-    assert store.jobs(cid)[0].state == JobState.RUNNING
+    assert store.jobs.claim() is not None  # ... took it, and died
+    assert store.jobs.for_consultation(cid)[0].state == JobState.RUNNING
     runner = JobRunner(store, job_settings, engine=tiny_engine)
     runner.start()
     try:
         assert runner.wait_idle(timeout=300)
     finally:
         runner.stop()
-    first = store.jobs(cid)[0]
+    first = store.jobs.for_consultation(cid)[0]
     assert (first.kind, first.state, first.attempts) == (JobKind.TRANSCRIBE, JobState.DONE, 2)
-    assert store.get_transcript(cid).segments
+    assert store.notes.get_transcript(cid).segments
 
 
 def test_resumed_live_session_is_seeded_with_stored_chunks(
@@ -318,32 +318,32 @@ def test_resumed_live_session_is_seeded_with_stored_chunks(
     runner.start()
     try:
         for seq, chunk in enumerate(webm_chunks):
-            store.append_chunk(cid, seq, chunk)
+            store.audio.append_chunk(cid, seq, chunk)
             if seq >= 8:  # the server restarted after chunk 7 arrived
                 runner.live_chunk(cid, seq, chunk)
         runner.stop_recording(cid)
         assert runner.wait_idle(timeout=300)
     finally:
         runner.stop()
-    transcript = store.get_transcript(cid)
+    transcript = store.notes.get_transcript(cid)
     assert transcript is not None and transcript.segments[0].start < 5  # from the very start of the recording
 
 
 def test_a_job_the_server_keeps_dying_in_is_given_up(store: Store, job_settings: Settings) -> None:
     cid = consultation(store)
-    store.enqueue(cid, JobKind.LETTERS)
+    store.jobs.enqueue(cid, JobKind.LETTERS)
     for _ in range(3):
-        store.claim_job()
-        store.requeue_running()
+        store.jobs.claim()
+        store.jobs.requeue_running()
     runner = JobRunner(store, job_settings)
     runner.start()
     try:
         assert runner.wait_idle(timeout=60)
     finally:
         runner.stop()
-    (job,) = store.jobs(cid)
+    (job,) = store.jobs.for_consultation(cid)
     assert job.state == JobState.FAILED and "3 times" in job.error
-    assert store.get_consultation(cid).status == ConsultationStatus.RECORDING  # letters never fail the consultation
+    assert store.consultations.get(cid).status == ConsultationStatus.RECORDING  # letters never fail the consultation
 
 
 def test_retention_runs_between_jobs(store: Store, job_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,10 +33,10 @@ def add_user(store: Store, username: str, role: Role = Role.CLINICIAN, *, totp: 
     """As review_app.add_user, hashing the shared password once per test run (Argon2id is slow on purpose)."""
     if not _HASHES:
         _HASHES.append(hash_password(PASSWORD))
-    user = store.create_user(username, username.title(), role, _HASHES[0], totp_required=totp)
+    user = store.users.create(username, username.title(), role, _HASHES[0], totp_required=totp)
     if totp:
-        store.set_totp_secret(user.id, totp_secret(username))
-    return store.get_user(user.id)
+        store.users.set_totp_secret(user.id, totp_secret(username))
+    return store.users.get(user.id)
 
 
 def _note() -> NoteDraft:
@@ -77,15 +77,15 @@ class World:
         self._clients: dict[str, TestClient] = {}
 
     def drafted(self, note: NoteDraft | None = None) -> str:
-        c = self.store.create_consultation(
+        c = self.store.consultations.create(
             self.alice.id, "gp", PatientDetails(name="Jo Bloggs", nhs_number="9434765919", reason="knee pain")
         )
-        self.store.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=self.alice.id))
+        self.store.consultations.set_consent(c.id, Consent(informed=True, agreed=True, recorded_by=self.alice.id))
         transcript = transcript_from_data(json.loads((DATA / "knee_consultation.json").read_text()))
-        self.store.put_transcript(c.id, transcript)
-        self.store.put_audio(c.id, "playback", Audio((DATA / "sample_mono.flac").read_bytes(), "audio/flac"))
-        self.store.add_version(c.id, note or _note(), created_by=None)
-        self.store.set_status(c.id, ConsultationStatus.DRAFTED)
+        self.store.notes.put_transcript(c.id, transcript)
+        self.store.audio.put(c.id, "playback", Audio((DATA / "sample_mono.flac").read_bytes(), "audio/flac"))
+        self.store.notes.add_version(c.id, note or _note(), created_by=None)
+        self.store.consultations.set_status(c.id, ConsultationStatus.DRAFTED)
         return c.id
 
     def client(self, username: str) -> TestClient:
@@ -101,7 +101,7 @@ class World:
         return self.client(username).post(path, data=form, headers=headers, follow_redirects=False, **kw)
 
     def version(self, number: int | None = None):
-        return self.store.get_version(self.cid, number)
+        return self.store.notes.get_version(self.cid, number)
 
     def store_path(self) -> Path:
         return Path(self.store_settings.database_url.removeprefix("sqlite:///"))
@@ -115,7 +115,7 @@ def world(tmp_path: Path):
 
 
 def _approve(w: World, **extra: str):
-    data = {"version": str(w.store.get_consultation(w.cid).current_version), "attest": "yes", "flags_checked": "yes"}
+    data = {"version": str(w.store.consultations.get(w.cid).current_version), "attest": "yes", "flags_checked": "yes"}
     return w.post("alice", f"/consultations/{w.cid}/approve", data | extra)
 
 
@@ -150,8 +150,8 @@ def test_review_page_shows_flags_evidence_transcript_and_sets_first_shown(world:
     assert "Possibly omitted" in text and "no fever" in text
     assert "Clinician" in text and "Patient" in text and 'class="play-seg' in text
     assert "I have checked the 2 flagged items" in text
-    assert world.store.get_consultation(world.cid).metrics.first_shown_at is not None
-    assert any(e.action == "view" and e.target == f"consultation:{world.cid}" for e in world.store.audit_events())
+    assert world.store.consultations.get(world.cid).metrics.first_shown_at is not None
+    assert any(e.action == "view" and e.target == f"consultation:{world.cid}" for e in world.store.audit.events())
     for tab in ("letters", "changes", "history"):
         assert world.client("alice").get(f"/consultations/{world.cid}?tab={tab}").status_code == 200
 
@@ -163,7 +163,7 @@ def test_other_clinician_is_refused_everywhere(world: World) -> None:
     response = world.post("bob", f"/consultations/{world.cid}/statements/plan/0", {"version": "1", "text": "x"})
     assert response.status_code == 403
     assert world.version().note.sections[1].statements[0].text == "Paracetamol continued."
-    assert any(e.outcome == "denied" and e.username == "bob" for e in world.store.audit_events())
+    assert any(e.outcome == "denied" and e.username == "bob" for e in world.store.audit.events())
 
 
 def test_granted_clinician_may_review(world: World) -> None:
@@ -191,7 +191,7 @@ def test_edit_statement_in_place(world: World) -> None:
     statement = world.version().note.sections[1].statements[1]
     assert statement.text == "Right knee X-ray arranged." and statement.edited
     assert statement.supported is not None  # grounded again against the transcript
-    (edit,) = world.store.edits(world.cid)
+    (edit,) = world.store.notes.edits(world.cid)
     assert (edit.section, edit.index, edit.action.value, edit.before, edit.user_id) == (
         "plan",
         1,
@@ -199,7 +199,7 @@ def test_edit_statement_in_place(world: World) -> None:
         "Chest X-ray arranged.",
         world.alice.id,
     )
-    assert any(e.action == "edit" for e in world.store.audit_events())
+    assert any(e.action == "edit" for e in world.store.audit.events())
 
 
 def test_add_and_delete_statements_without_htmx(world: World) -> None:
@@ -212,7 +212,7 @@ def test_add_and_delete_statements_without_htmx(world: World) -> None:
     note = world.version().note
     assert [s.text for s in note.sections[1].statements] == ["Chest X-ray arranged.", "Review in two weeks."]
     assert note.medications == []
-    assert [e.action.value for e in world.store.edits(world.cid)] == ["add", "delete", "delete"]
+    assert [e.action.value for e in world.store.notes.edits(world.cid)] == ["add", "delete", "delete"]
     assert world.post("alice", f"{base}/statements/plan", {"version": "1", "text": "  "}).status_code == 400
     assert world.post("alice", f"{base}/statements/nope/0", {"version": "1", "text": "x"}).status_code == 404
     assert world.post("alice", f"{base}/statements/plan/9", {"version": "1", "text": "x"}).status_code == 400
@@ -302,7 +302,7 @@ def test_restore_moves_the_statement_into_its_section_flagged_and_audited(remove
         [16],
     )
     assert [r.statement.text for r in note.removed] == [XRAY]
-    (edit,) = removed.store.edits(removed.cid)
+    (edit,) = removed.store.notes.edits(removed.cid)
     assert (edit.section, edit.index, edit.action.value, edit.after, edit.user_id) == (
         "plan",
         2,
@@ -310,7 +310,7 @@ def test_restore_moves_the_statement_into_its_section_flagged_and_audited(remove
         MRI,
         removed.alice.id,
     )
-    (event,) = removed.store.audit_events(action="restore")
+    (event,) = removed.store.audit.events(action="restore")
     assert (event.username, event.target, event.outcome) == ("alice", f"consultation:{removed.cid}", "ok")
     assert event.detail == "version 1 plan 2" and MRI not in event.detail
     # Without htmx: the examination placeholder is replaced, and the page goes back to the section.
@@ -325,7 +325,7 @@ def test_restore_moves_the_statement_into_its_section_flagged_and_audited(remove
     assert flags(note).unsupported == 3  # the draft's own unsupported statement and the two restored
     assert _approve(removed).status_code == 303
     assert removed.version().approval.flags_acknowledged == flags(note).total
-    sections = removed.store.get_consultation(removed.cid).metrics.sections
+    sections = removed.store.consultations.get(removed.cid).metrics.sections
     assert sections["plan"].statements_added == 1
     assert sections["examination"].statements_added + sections["examination"].statements_edited == 1
 
@@ -341,8 +341,8 @@ def test_restore_is_refused_for_another_clinician_an_approved_note_or_a_stale_pa
     assert removed.post("alice", f"{base}/removed/0/restore", form | {"version": "2"}).status_code == 409
     note = removed.version().note
     assert len(note.removed) == 2 and [s.text for s in note.sections[2].statements] == ["Not discussed."]
-    assert removed.store.edits(removed.cid) == [] and removed.store.audit_events(action="restore") == []
-    assert any(e.outcome == "denied" and e.username == "bob" for e in removed.store.audit_events())
+    assert removed.store.notes.edits(removed.cid) == [] and removed.store.audit.events(action="restore") == []
+    assert any(e.outcome == "denied" and e.username == "bob" for e in removed.store.audit.events())
     assert _approve(removed).status_code == 303
     assert removed.post("alice", f"{base}/removed/0/restore", form).status_code == 409
     assert len(removed.version().note.removed) == 2
@@ -385,7 +385,7 @@ def test_approve_then_read_only_and_metrics(world: World) -> None:
     assert v.state == NoteState.APPROVED
     assert v.approval.name == "Alice" and v.approval.flags_acknowledged == flagged
     assert "responsible for its content" in v.approval.attestation
-    c = world.store.get_consultation(world.cid)
+    c = world.store.consultations.get(world.cid)
     assert c.status == ConsultationStatus.APPROVED and c.metrics.approved_at is not None
     assert c.metrics.sections["plan"].statements_edited == 1
     assert c.metrics.sections["presenting_complaint"].chars_changed == 0
@@ -396,7 +396,7 @@ def test_approve_then_read_only_and_metrics(world: World) -> None:
     assert world.post("alice", f"{base}/statements/plan/0", {"version": "1", "text": "x"}).status_code == 409
     assert world.post("alice", f"{base}/statements/plan", {"version": "1", "text": "x"}).status_code == 409
     assert _approve(world).status_code == 409
-    assert any(e.action == "approve" for e in world.store.audit_events())
+    assert any(e.action == "approve" for e in world.store.audit.events())
 
 
 def test_correction_creates_a_new_version_needing_approval(world: World) -> None:
@@ -405,7 +405,7 @@ def test_correction_creates_a_new_version_needing_approval(world: World) -> None
     assert world.post("alice", f"{base}/correct", {"version": "1"}).status_code == 303
     v2 = world.version()
     assert (v2.version, v2.state, v2.based_on, v2.created_by) == (2, NoteState.DRAFT, 1, world.alice.id)
-    assert world.store.get_consultation(world.cid).status == ConsultationStatus.DRAFTED
+    assert world.store.consultations.get(world.cid).status == ConsultationStatus.DRAFTED
     assert world.client("alice").get(f"{base}/export/text").status_code == 409
     world.post("alice", f"{base}/statements/plan/0", {"version": "2", "text": "Paracetamol stopped."})
     changes = world.client("alice").get(f"{base}?tab=changes")
@@ -450,15 +450,15 @@ def test_dispute_shown_and_carried_into_exports(world: World) -> None:
     pdf = world.client("alice").get(f"{base}/export/pdf?kind=note")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert world.client("alice").get(f"{base}/export/pdf?kind=gp").status_code == 404
-    formats = [x.format for x in world.store.exports(world.cid)]
+    formats = [x.format for x in world.store.exports.for_consultation(world.cid)]
     assert formats == ["text", "json", "pdf-note"]
-    assert world.store.get_consultation(world.cid).status == ConsultationStatus.EXPORTED
+    assert world.store.consultations.get(world.cid).status == ConsultationStatus.EXPORTED
     assert world.client("alice").get(f"{base}?tab=history").text.count("of version 1") == 3
 
 
 def test_letter_pdf_export(world: World) -> None:
     letter = Letter(kind=LetterKind.GP, salutation="Dear Dr Smith,", paragraphs=[[Statement(text="Knee pain.")]])
-    world.store.put_letter(world.cid, 1, letter)
+    world.store.notes.put_letter(world.cid, 1, letter)
     _approve(world)
     assert "Dear Dr Smith," in world.client("alice").get(f"/consultations/{world.cid}?tab=letters").text
     pdf = world.client("alice").get(f"/consultations/{world.cid}/export/pdf?kind=gp")
@@ -496,7 +496,7 @@ def test_fhir_download_and_send_to_the_epr(tmp_path: Path) -> None:
         assert w.post("alice", f"{base}/export/epr").status_code == 303, "a re-send is allowed and harmless"
         with FhirClient(url) as client:
             assert client.search("Composition", _summary="count")["total"] == 1
-        formats = [(x.format, x.destination, x.ok) for x in w.store.exports(w.cid)]
+        formats = [(x.format, x.destination, x.ok) for x in w.store.exports.for_consultation(w.cid)]
         assert formats == [
             ("fhir-document", "download", True),
             ("fhir-transaction", "download", True),
@@ -520,8 +520,8 @@ def test_send_to_the_epr_when_it_is_down_or_not_configured(tmp_path: Path) -> No
     response = w.post("alice", f"/consultations/{w.cid}/export/epr")
     assert response.status_code == 502 and "was not sent to the EPR" in response.text
     assert "stays approved" in response.text
-    assert w.store.get_consultation(w.cid).status == ConsultationStatus.APPROVED
-    assert [x.ok for x in w.store.exports(w.cid)] == [False]
+    assert w.store.consultations.get(w.cid).status == ConsultationStatus.APPROVED
+    assert [x.ok for x in w.store.exports.for_consultation(w.cid)] == [False]
     assert (
         "(failed: attempt 1: cannot reach the server"
         in w.client("alice").get(f"/consultations/{w.cid}?tab=history").text
@@ -543,7 +543,7 @@ def test_audio_range_requests(world: World) -> None:
     tail = alice.get(f"/consultations/{world.cid}/audio", headers={"Range": "bytes=-4"})
     assert tail.status_code == 206 and tail.content == whole.content[-4:]
     assert alice.get(f"/consultations/{world.cid}/audio", headers={"Range": f"bytes={size}-"}).status_code == 416
-    assert any(e.action == "listen" for e in world.store.audit_events())
+    assert any(e.action == "listen" for e in world.store.audit.events())
 
 
 # --- new consultation, consent, recording, upload -------------------------------------------------------------------
@@ -566,8 +566,8 @@ def test_new_consultation_validates_and_goes_to_consent(world: World) -> None:
     response = _new(world, nhs_number="943 476 5919")
     assert response.status_code == 303
     cid = response.headers["location"].split("/")[2]
-    assert world.store.patient(cid).nhs_number == "9434765919"
-    assert world.store.get_consultation(cid).status == ConsultationStatus.CONSENT
+    assert world.store.consultations.patient(cid).nhs_number == "9434765919"
+    assert world.store.consultations.get(cid).status == ConsultationStatus.CONSENT
     assert "told and agreed" in world.client("alice").get(response.headers["location"]).text
     assert world.post("ivy", "/consultations/new", {"template": "gp"}).status_code == 403
 
@@ -575,7 +575,7 @@ def test_new_consultation_validates_and_goes_to_consent(world: World) -> None:
 def test_objection_means_no_recording_and_an_unaided_note(world: World) -> None:
     cid = _new(world).headers["location"].split("/")[2]
     assert world.post("alice", f"/consultations/{cid}/consent", {"decision": "objected"}).status_code == 303
-    c = world.store.get_consultation(cid)
+    c = world.store.consultations.get(cid)
     assert c.status == ConsultationStatus.NOT_RECORDED and not c.consent.agreed
     page = world.client("alice").get(f"/consultations/{cid}/consent")
     assert "No recording will be made" in page.text and "Write the note without scribe" in page.text
@@ -583,7 +583,7 @@ def test_objection_means_no_recording_and_an_unaided_note(world: World) -> None:
     upload = world.post("alice", f"/consultations/{cid}/upload", files={"audio": ("a.flac", b"x" * 10)})
     assert upload.status_code == 409
     assert world.post("alice", f"/consultations/{cid}/unaided").status_code == 303
-    v = world.store.get_version(cid, 1)
+    v = world.store.notes.get_version(cid, 1)
     assert v.created_by == world.alice.id and all(not s.statements for s in v.note.sections)
     assert world.client("alice").get(f"/consultations/{cid}").status_code == 200
 
@@ -604,7 +604,7 @@ def test_recording_in_chunks(world: World) -> None:
     alice = world.client("alice")
     assert alice.post(f"/consultations/{cid}/chunks/0", content=b"early", headers=headers).status_code == 409
     assert alice.post(f"/consultations/{cid}/start", headers=headers).json() == {"next_seq": 0}
-    assert world.store.get_consultation(cid).status == ConsultationStatus.RECORDING
+    assert world.store.consultations.get(cid).status == ConsultationStatus.RECORDING
     assert alice.post(f"/consultations/{cid}/chunks/1", content=b"-two", headers=headers).json()["stored"]
     assert alice.post(f"/consultations/{cid}/chunks/0", content=b"one", headers=headers).json()["stored"]
     assert not alice.post(f"/consultations/{cid}/chunks/0", content=b"one", headers=headers).json()["stored"]
@@ -616,10 +616,10 @@ def test_recording_in_chunks(world: World) -> None:
     assert "Draft the note from what was saved" in interrupted.text
     stop = alice.post(f"/consultations/{cid}/stop", headers=headers | {"Accept": "application/json"})
     assert stop.status_code == 200
-    assert world.store.get_audio(cid, "original").data == b"one-two"
-    c = world.store.get_consultation(cid)
+    assert world.store.audio.get(cid, "original").data == b"one-two"
+    c = world.store.consultations.get(cid)
     assert c.status == ConsultationStatus.TRANSCRIBING and c.metrics.recording_stopped_at is not None
-    assert [j.kind for j in world.store.jobs(cid)] == [JobKind.TRANSCRIBE]
+    assert [j.kind for j in world.store.jobs.for_consultation(cid)] == [JobKind.TRANSCRIBE]
     assert alice.get(f"/consultations/{cid}/live", headers=HX).status_code == 286
     status = alice.get(f"/consultations/{cid}/status", headers=HX)
     assert "being turned into a transcript" in status.text
@@ -638,16 +638,16 @@ def test_upload_checks(tmp_path: Path) -> None:
         assert big.status_code == 413
         no_csrf = w.client("alice").post(path, files={"audio": ("a.flac", b"x" * 10)}, follow_redirects=False)
         assert no_csrf.status_code == 403
-        assert w.store.get_audio(cid, "original") is None
+        assert w.store.audio.get(cid, "original") is None
         flac = (DATA / "sample_mono.flac").read_bytes()
         if len(flac) > 50_000:
             flac = _short_flac()
         ok = w.post("alice", path, files={"audio": ("sample.flac", flac, "audio/flac")})
         assert ok.status_code == 303, ok.text
-        assert w.store.get_audio(cid, "original").data == flac
-        assert w.store.get_consultation(cid).status == ConsultationStatus.TRANSCRIBING
-        assert [j.kind for j in w.store.jobs(cid)] == [JobKind.TRANSCRIBE]
-        outcomes = [(e.action, e.outcome, e.detail) for e in w.store.audit_events(action="upload")]
+        assert w.store.audio.get(cid, "original").data == flac
+        assert w.store.consultations.get(cid).status == ConsultationStatus.TRANSCRIBING
+        assert [j.kind for j in w.store.jobs.for_consultation(cid)] == [JobKind.TRANSCRIBE]
+        outcomes = [(e.action, e.outcome, e.detail) for e in w.store.audit.events(action="upload")]
         assert ("upload", "failed", "413") in outcomes and ("upload", "failed", "400") in outcomes
     finally:
         w.store.close()
@@ -675,9 +675,9 @@ def test_while_drafting_the_status_shows_each_section_once_written_to_its_clinic
     from scribe.review.jobs import JobRunner
 
     cid = _consented(world)
-    world.store.put_transcript(cid, world.store.get_transcript(world.cid))
-    world.store.set_status(cid, ConsultationStatus.DRAFTING)
-    world.store.enqueue(cid, JobKind.DRAFT)
+    world.store.notes.put_transcript(cid, world.store.notes.get_transcript(world.cid))
+    world.store.consultations.set_status(cid, ConsultationStatus.DRAFTING)
+    world.store.jobs.enqueue(cid, JobKind.DRAFT)
     written, release = threading.Event(), threading.Event()
 
     def slow_draft(transcript, settings, backend, template=None, on_section=None) -> NoteDraft:
@@ -713,7 +713,7 @@ def test_heartbeat_adds_active_review_time(world: World) -> None:
     alice.get(f"/consultations/{world.cid}")
     headers = {"X-CSRF-Token": world.csrf("alice")}
     assert alice.post(f"/consultations/{world.cid}/heartbeat", headers=headers).status_code == 204
-    seconds = world.store.get_consultation(world.cid).metrics.active_review_seconds
+    seconds = world.store.consultations.get(world.cid).metrics.active_review_seconds
     assert 0 < seconds <= 20
 
 
@@ -721,7 +721,7 @@ def test_delete_by_owner(world: World) -> None:
     assert world.post("alice", f"/consultations/{world.cid}/delete", {}).status_code == 400
     assert world.post("alice", f"/consultations/{world.cid}/delete", {"confirm": "yes"}).status_code == 303
     assert world.client("alice").get(f"/consultations/{world.cid}").status_code == 404
-    assert any(e.action == "delete" and e.target == f"consultation:{world.cid}" for e in world.store.audit_events())
+    assert any(e.action == "delete" and e.target == f"consultation:{world.cid}" for e in world.store.audit.events())
 
 
 def test_no_inline_script_or_style_in_pages(world: World) -> None:
@@ -755,5 +755,5 @@ def test_a_tampered_transcript_is_refused_with_a_clear_error_and_audited(world: 
     page = world.client("alice").get(f"/consultations/{world.cid}")
     assert page.status_code == 500
     assert "integrity" in page.text.lower() and "Jo Bloggs" not in page.text
-    events = world.store.audit_events(action="integrity")
+    events = world.store.audit.events(action="integrity")
     assert events and events[0].outcome == "failed"

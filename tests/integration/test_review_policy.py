@@ -30,7 +30,7 @@ def _probe_router() -> APIRouter:
 
     @router.get("/probe/{cid}/{action}")
     def probe(request: Request, cid: str, action: str, user: User = Depends(deps.current_user)) -> dict:
-        deps.authorize(request, action, deps.store(request).get_consultation(cid))
+        deps.authorize(request, action, deps.store(request).consultations.get(cid))
         return {"ok": True}
 
     return router
@@ -73,8 +73,8 @@ def test_admin_pages_are_refused_to_other_roles(site, name: str) -> None:
     form = {"username": "mallory", "full_name": "Mallory", "role": "admin", "password": PASSWORD, "csrf_token": token}
     assert client.post("/admin/users", data=form).status_code == 403
     assert client.post("/admin/users/1/reset-totp", data={"csrf_token": token}).status_code == 403
-    assert store.find_user("mallory") is None
-    denied = store.audit_events(action="admin")
+    assert store.users.find("mallory") is None
+    denied = store.audit.events(action="admin")
     assert len(denied) == 4 and {e.username for e in denied} == {name} and {e.outcome for e in denied} == {"denied"}
 
 
@@ -85,7 +85,7 @@ def test_admin_adds_users(site) -> None:
     form = {"username": "carol", "full_name": "Dr Carol  Jones", "role": "clinician", "password": PASSWORD}
     response = client.post("/admin/users", data={**form, "csrf_token": token})
     assert response.status_code == 200 and "User added." in response.text and "Dr Carol Jones" in response.text
-    carol, _ = store.find_user("carol")
+    carol, _ = store.users.find("carol")
     assert (carol.role, carol.totp_required, carol.full_name) == (Role.CLINICIAN, False, "Dr Carol Jones")
     assert client.post("/admin/users", data={**form, "csrf_token": token}).status_code == 409
     short = {**form, "username": "dave", "password": "short", "csrf_token": token}
@@ -94,8 +94,8 @@ def test_admin_adds_users(site) -> None:
     assert client.post("/admin/users", data=bad).status_code == 400
     admin_form = {**form, "username": "eve", "role": "admin", "csrf_token": token}
     assert client.post("/admin/users", data=admin_form).status_code == 200
-    assert store.find_user("eve")[0].totp_required  # admins always need the second factor
-    (added,) = [e for e in store.audit_events(action="user-add") if e.target == f"user:{carol.id}"]
+    assert store.users.find("eve")[0].totp_required  # admins always need the second factor
+    (added,) = [e for e in store.audit.events(action="user-add") if e.target == f"user:{carol.id}"]
     assert added.username == "root" and PASSWORD not in added.model_dump_json()
 
 
@@ -111,8 +111,8 @@ def test_disable_and_enable(site) -> None:
     clients["root"].post(f"/admin/users/{bob}/active", data={"active": "true", "csrf_token": token})
     assert sign_in(TestClient(app), "bob").status_code == 303
     own = clients["root"].post(f"/admin/users/{users['root'].id}/active", data={"active": "false", "csrf_token": token})
-    assert own.status_code == 409 and store.get_user(users["root"].id).active
-    changes = [e.action for e in store.audit_events(target=f"user:{bob}") if e.action.startswith("user-")]
+    assert own.status_code == 409 and store.users.get(users["root"].id).active
+    changes = [e.action for e in store.audit.events(target=f"user:{bob}") if e.action.startswith("user-")]
     assert changes == ["user-enable", "user-disable"]
 
 
@@ -122,13 +122,13 @@ def test_require_and_reset_totp(site) -> None:
     token = page_csrf(client, "/admin/users")
     bob = users["bob"].id
     client.post(f"/admin/users/{bob}/totp-required", data={"required": "true", "csrf_token": token})
-    assert store.get_user(bob).totp_required
+    assert store.users.get(bob).totp_required
     response = sign_in(TestClient(app), "bob")
     assert response.headers["location"] == "/account/totp"  # enrolment before anything else
-    store.set_totp_secret(bob, pyotp.random_base32())
-    assert store.get_user(bob).totp_enabled
+    store.users.set_totp_secret(bob, pyotp.random_base32())
+    assert store.users.get(bob).totp_enabled
     client.post(f"/admin/users/{bob}/reset-totp", data={"csrf_token": token})
-    assert not store.get_user(bob).totp_enabled and store.totp_secret(bob) is None
+    assert not store.users.get(bob).totp_enabled and store.users.totp_secret(bob) is None
     root = users["root"].id
     refused = client.post(f"/admin/users/{root}/totp-required", data={"required": "false", "csrf_token": token})
     assert refused.status_code == 409
@@ -158,7 +158,7 @@ def test_unknown_user_is_404(site) -> None:
 def test_audit_log_filters_paginates_verifies_and_is_itself_audited(site) -> None:
     app, store, _ = site
     for i in range(60):
-        store.audit(AuditEvent(username="alice", action="view", target=f"consultation:c{i:02d}", ip="10.0.0.1"))
+        store.audit.record(AuditEvent(username="alice", action="view", target=f"consultation:c{i:02d}", ip="10.0.0.1"))
     client = signed_in_client(app, store, "root")
     first = client.get("/admin/audit", params={"user": "alice", "action": "view"})
     assert first.status_code == 200
@@ -171,7 +171,7 @@ def test_audit_log_filters_paginates_verifies_and_is_itself_audited(site) -> Non
     assert "intact" in client.get("/admin/audit", params={"verify": "true"}).text
     bad = client.get("/admin/audit", params={"since": "yesterday"})
     assert bad.status_code == 200 and "YYYY-MM-DD" in bad.text
-    views = store.audit_events(action="view", target="audit-log")
+    views = store.audit.events(action="view", target="audit-log")
     assert len(views) == 5 and {e.username for e in views} == {"root"}
 
 
@@ -191,7 +191,7 @@ def test_the_audit_log_cannot_be_changed_through_the_app(site) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         response = client.request(method, "/admin/audit", headers={"X-CSRF-Token": token})
         assert response.status_code == 405
-    assert store.verify_audit()[0]
+    assert store.audit.verify()[0]
 
 
 # --- deps.authorize over the policy ------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_the_audit_log_cannot_be_changed_through_the_app(site) -> None:
 
 def test_authorize_follows_the_policy_and_audits_refusals(site) -> None:
     app, store, users = site
-    consultation = store.create_consultation(users["alice"].id, "gp", PatientDetails(name="Test Patient"))
+    consultation = store.consultations.create(users["alice"].id, "gp", PatientDetails(name="Test Patient"))
     cid = consultation.id
     clients = _clients(app, store, "root", "alice", "bob", "ivy")
 
@@ -213,15 +213,15 @@ def test_authorize_follows_the_policy_and_audits_refusals(site) -> None:
     assert [status("ivy", a) for a in ("view", "note", "export", "transcript")] == [403] * 4
     assert [status("root", a) for a in ("view", "grant", "delete", "note", "transcript")] == [200, 200, 200, 403, 403]
 
-    store.grant(cid, users["bob"].id)
+    store.consultations.grant(cid, users["bob"].id)
     assert [status("bob", a) for a in ("view", "note", "transcript", "edit", "grant", "delete")] == [200] * 4 + [
         403
     ] * 2
 
-    store.set_status(cid, ConsultationStatus.APPROVED)
+    store.consultations.set_status(cid, ConsultationStatus.APPROVED)
     assert [status("ivy", a) for a in ("view", "note", "export", "transcript", "edit")] == [200] * 3 + [403] * 2
 
-    denied = store.audit_events(target=f"consultation:{cid}")
+    denied = store.audit.events(target=f"consultation:{cid}")
     assert all(e.outcome == "denied" for e in denied)
     assert {(e.username, e.action) for e in denied} >= {("bob", "note"), ("ivy", "transcript"), ("root", "note")}
     assert csrf_from(clients["alice"].get("/account").text)  # still signed in after all the refusals

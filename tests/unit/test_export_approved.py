@@ -56,9 +56,11 @@ def test_only_approved_versions_convert(filled) -> None:
 def test_approved_version_maps_every_part(filled) -> None:
     store, cid, user = filled
     letter = Letter(kind=LetterKind.PATIENT, paragraphs=[[Statement(text="You have knee pain.", supported=True)]])
-    store.put_letter(cid, 1, letter)
-    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note."))
-    store.add_dispute(cid, 1, "I did not agree to ibuprofen.", user.id)
+    store.notes.put_letter(cid, 1, letter)
+    store.notes.approve(
+        cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note.")
+    )
+    store.notes.add_dispute(cid, 1, "I did not agree to ibuprofen.", user.id)
     note = approved_note(store, cid)
     assert (note.consultation_id, note.version, note.supersedes_version) == (cid, 1, None)
     assert [s.key for s in note.sections] == ["history", "plan"]
@@ -79,7 +81,9 @@ def test_a_removed_statement_is_not_part_of_the_approved_note_or_its_bundle(tmp_
         section="plan", statement=Statement(text="Knee MRI booked.", evidence=[1], supported=False, reason="unsaid")
     )
     cid, user = drafted_consultation(store, _note().model_copy(update={"removed": [removed]}))
-    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note."))
+    store.notes.approve(
+        cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="I have reviewed this note.")
+    )
     note = approved_note(store, cid)
     assert "Knee MRI" not in note.model_dump_json()
     bundle = json.dumps(document_bundle(note))
@@ -89,8 +93,8 @@ def test_a_removed_statement_is_not_part_of_the_approved_note_or_its_bundle(tmp_
 
 def test_an_approved_correction_supersedes_the_earlier_version(filled) -> None:
     store, cid, user = filled
-    store.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="Reviewed."))
-    store.add_version(cid, _note(), created_by=user.id, based_on=1)
-    store.approve(cid, 2, Approval(user_id=user.id, name=user.full_name, attestation="Reviewed again."))
+    store.notes.approve(cid, 1, Approval(user_id=user.id, name=user.full_name, attestation="Reviewed."))
+    store.notes.add_version(cid, _note(), created_by=user.id, based_on=1)
+    store.notes.approve(cid, 2, Approval(user_id=user.id, name=user.full_name, attestation="Reviewed again."))
     assert approved_note(store, cid).supersedes_version == 1
     assert approved_note(store, cid, version=1).version == 1  # superseded history, asked for by number

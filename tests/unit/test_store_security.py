@@ -55,23 +55,23 @@ def flip(blob: bytes, at: int) -> bytes:
 
 def fill(store: Store) -> tuple[str, int]:
     """A consultation holding every kind of patient data, each with a marker word; returns (id, user id)."""
-    user = store.create_user("alice", "Dr Alice Smith", Role.CLINICIAN, "hash", totp_required=True)
-    store.set_totp_secret(user.id, MARKERS["totp"])
-    cid = store.create_consultation(user.id, "gp", PatientDetails(name=MARKERS["patient"], reason="knee")).id
-    store.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
-    store.append_chunk(cid, 0, MARKERS["chunk"].encode() * 20)
-    store.put_audio(cid, "playback", Audio(MARKERS["audio"].encode() * 20, "audio/flac"))
-    store.put_transcript(cid, transcript(f"My knee has {MARKERS['transcript']}."))
-    store.add_version(cid, note(f"History of {MARKERS['note']}."), created_by=None)
+    user = store.users.create("alice", "Dr Alice Smith", Role.CLINICIAN, "hash", totp_required=True)
+    store.users.set_totp_secret(user.id, MARKERS["totp"])
+    cid = store.consultations.create(user.id, "gp", PatientDetails(name=MARKERS["patient"], reason="knee")).id
+    store.consultations.set_consent(cid, Consent(informed=True, agreed=True, recorded_by=user.id))
+    store.audio.append_chunk(cid, 0, MARKERS["chunk"].encode() * 20)
+    store.audio.put(cid, "playback", Audio(MARKERS["audio"].encode() * 20, "audio/flac"))
+    store.notes.put_transcript(cid, transcript(f"My knee has {MARKERS['transcript']}."))
+    store.notes.add_version(cid, note(f"History of {MARKERS['note']}."), created_by=None)
     edit = Edit(consultation_id=cid, version=1, user_id=user.id, section="history", index=0, after=MARKERS["edit"])
     removed = RemovedStatement(section="plan", statement=Statement(text=MARKERS["removed"], supported=False))
     edited = note(f"History of {MARKERS['note']} and {MARKERS['edit']}.").model_copy(update={"removed": [removed]})
-    store.save_note(cid, 1, edited, edit)
-    store.put_letter(cid, 1, Letter(kind=LetterKind.GP, paragraphs=[[Statement(text=MARKERS["letter"])]]))
-    store.add_version(cid, note("second"), created_by=user.id, based_on=1)
-    store.reject(cid, 2, MARKERS["reason"], user.id)
-    store.approve(cid, 1, Approval(user_id=user.id, name="Dr Alice Smith", attestation="reviewed"))
-    store.add_dispute(cid, 1, MARKERS["dispute"], user.id)
+    store.notes.save_note(cid, 1, edited, edit)
+    store.notes.put_letter(cid, 1, Letter(kind=LetterKind.GP, paragraphs=[[Statement(text=MARKERS["letter"])]]))
+    store.notes.add_version(cid, note("second"), created_by=user.id, based_on=1)
+    store.notes.reject(cid, 2, MARKERS["reason"], user.id)
+    store.notes.approve(cid, 1, Approval(user_id=user.id, name="Dr Alice Smith", attestation="reviewed"))
+    store.notes.add_dispute(cid, 1, MARKERS["dispute"], user.id)
     return cid, user.id
 
 
@@ -86,10 +86,10 @@ def test_no_plaintext_on_disk_while_open_or_after(settings) -> None:
     needles = [m.encode() for m in MARKERS.values()]
     assert_absent(settings.data_dir, *needles)  # while open: database, WAL and shared memory
     # And the values come back intact.
-    cid = store.list_consultations()[0].id
-    assert store.patient(cid).name == MARKERS["patient"]
-    assert MARKERS["dispute"] == store.disputes(cid)[0].text
-    assert store.get_version(cid, 1).note.removed[0].statement.text == MARKERS["removed"]
+    cid = store.consultations.list_all()[0].id
+    assert store.consultations.patient(cid).name == MARKERS["patient"]
+    assert MARKERS["dispute"] == store.notes.disputes(cid)[0].text
+    assert store.notes.get_version(cid, 1).note.removed[0].statement.text == MARKERS["removed"]
     store.close()
     assert_absent(settings.data_dir, *needles)
 
@@ -103,22 +103,22 @@ def test_tampered_ciphertext_is_detected(settings) -> None:
     raw(db, "UPDATE transcripts SET data = ? WHERE consultation_id = ?", flip(blob, 30), cid)
     store = open_store(settings)
     with pytest.raises(TamperedError, match=f"transcript of consultation {cid}") as caught:
-        store.get_transcript(cid)
+        store.notes.get_transcript(cid)
     assert MARKERS["transcript"] not in str(caught.value)
     # Truncated, and an unknown format version, too.
     raw(db, "UPDATE transcripts SET data = ? WHERE consultation_id = ?", blob[:20], cid)
     with pytest.raises(TamperedError):
-        store.get_transcript(cid)
+        store.notes.get_transcript(cid)
     raw(db, "UPDATE transcripts SET data = ? WHERE consultation_id = ?", b"\x09" + blob[1:], cid)
     with pytest.raises(TamperedError):
-        store.get_transcript(cid)
+        store.notes.get_transcript(cid)
     store.close()
 
 
 def test_ciphertext_moved_between_rows_is_detected(settings) -> None:
     store = open_store(settings)
     cid, user_id = fill(store)
-    other = store.create_consultation(user_id, "gp", PatientDetails(name="Someone Else")).id
+    other = store.consultations.create(user_id, "gp", PatientDetails(name="Someone Else")).id
     store.close()
     db = settings.data_dir / "scribe.db"
     # Between versions of one consultation (same data key, different row).
@@ -131,12 +131,12 @@ def test_ciphertext_moved_between_rows_is_detected(settings) -> None:
     raw(db, "UPDATE audio SET kind = 'original' WHERE consultation_id = ?", cid)
     store = open_store(settings)
     with pytest.raises(TamperedError, match="note of consultation"):
-        store.get_version(cid, 1)
-    assert store.get_version(cid, 2).note.sections[0].statements[0].text == "second"
+        store.notes.get_version(cid, 1)
+    assert store.notes.get_version(cid, 2).note.sections[0].statements[0].text == "second"
     with pytest.raises(TamperedError, match="patient"):
-        store.patient(other)
+        store.consultations.patient(other)
     with pytest.raises(TamperedError, match="original"):
-        store.get_audio(cid, "original")
+        store.audio.get(cid, "original")
     store.close()
 
 
@@ -149,7 +149,7 @@ def test_tampered_data_key_is_detected(settings) -> None:
     raw(db, "UPDATE data_keys SET wrapped = ? WHERE consultation_id = ? AND purpose = 'record'", flip(wrapped, 40), cid)
     store = open_store(settings)
     with pytest.raises(TamperedError, match="record data key"):
-        store.patient(cid)
+        store.consultations.patient(cid)
     store.close()
 
 
@@ -174,15 +174,15 @@ def test_rotate_key(settings, tmp_path: Path) -> None:
     store = open_store(settings)
     cid, user_id = fill(store)
     fresh = new_key()
-    assert store.rotate_key(fresh) == 3  # the system key and the record key (the audio key is still held)
-    assert store.patient(cid).name == MARKERS["patient"]
+    assert store.keys.rotate(fresh) == 3  # the system key and the record key (the audio key is still held)
+    assert store.consultations.patient(cid).name == MARKERS["patient"]
     store.close()
     with pytest.raises(KeyMissingError, match="does not open"):
         open_store(settings)
     store = open_store(make_settings(tmp_path, fresh))
-    assert store.patient(cid).name == MARKERS["patient"]
-    assert store.totp_secret(user_id) == MARKERS["totp"]
-    assert store.get_audio(cid, "playback") is not None
+    assert store.consultations.patient(cid).name == MARKERS["patient"]
+    assert store.users.totp_secret(user_id) == MARKERS["totp"]
+    assert store.audio.get(cid, "playback") is not None
     store.close()
 
 
@@ -190,7 +190,7 @@ def test_the_whole_recording_replaces_its_chunks_on_disk(settings) -> None:
     store = open_store(settings)
     cid, _ = fill(store)
     [(chunk_ct,)] = raw(settings.data_dir / "scribe.db", "SELECT data FROM chunks WHERE consultation_id = ?", cid)
-    store.put_audio(cid, "original", Audio(b"whole recording " * 20, "audio/webm"))
+    store.audio.put(cid, "original", Audio(b"whole recording " * 20, "audio/webm"))
     assert_absent(settings.data_dir, chunk_ct, MARKERS["chunk"].encode())
     store.close()
 
@@ -198,14 +198,14 @@ def test_the_whole_recording_replaces_its_chunks_on_disk(settings) -> None:
 def test_deletion_is_real(settings) -> None:
     store = open_store(settings)
     cid, user_id = fill(store)
-    keep = store.create_consultation(user_id, "gp", PatientDetails(name="Kept Patient")).id
+    keep = store.consultations.create(user_id, "gp", PatientDetails(name="Kept Patient")).id
     db = settings.data_dir / "scribe.db"
     [(audio_ct,)] = raw(db, "SELECT data FROM audio WHERE consultation_id = ?", cid)
     [(chunk_ct,)] = raw(db, "SELECT data FROM chunks WHERE consultation_id = ?", cid)
     [(key_ct,)] = raw(db, "SELECT wrapped FROM data_keys WHERE consultation_id = ? AND purpose = 'audio'", cid)
-    store.delete_audio(cid)
+    store.audio.delete(cid)
     assert_absent(settings.data_dir, audio_ct, chunk_ct, key_ct, MARKERS["audio"].encode(), MARKERS["chunk"].encode())
-    assert store.get_transcript(cid) is not None  # the rest of the record stays
+    assert store.notes.get_transcript(cid) is not None  # the rest of the record stays
 
     ciphertexts = [
         *(row[0] for row in raw(db, "SELECT data FROM transcripts WHERE consultation_id = ?", cid)),
@@ -215,9 +215,9 @@ def test_deletion_is_real(settings) -> None:
         *(row[0] for row in raw(db, "SELECT text FROM disputes WHERE consultation_id = ?", cid)),
     ]
     assert len(ciphertexts) == 6
-    store.delete_consultation(cid)
+    store.consultations.delete(cid)
     assert_absent(settings.data_dir, *ciphertexts, cid.encode(), *(m.encode() for m in MARKERS.values()))
-    assert store.patient(keep).name == "Kept Patient"
+    assert store.consultations.patient(keep).name == "Kept Patient"
     store.close()
     assert_absent(settings.data_dir, *ciphertexts, cid.encode())
 
@@ -225,32 +225,32 @@ def test_deletion_is_real(settings) -> None:
 def test_audit_chain_detects_edits_and_removals(settings) -> None:
     store = open_store(settings)
     for action in ("sign-in", "view", "approve", "export"):
-        store.audit(AuditEvent(user_id=1, username="alice", action=action, target="consultation:abc"))
-    assert store.verify_audit() == (True, 4)
+        store.audit.record(AuditEvent(user_id=1, username="alice", action=action, target="consultation:abc"))
+    assert store.audit.verify() == (True, 4)
     store.close()
     db = settings.data_dir / "scribe.db"
     raw(db, "UPDATE audit SET action = 'view' WHERE id = 3")
     store = open_store(settings)
-    assert store.verify_audit() == (False, 2)
+    assert store.audit.verify() == (False, 2)
     raw(db, "UPDATE audit SET action = 'approve' WHERE id = 3")
-    assert store.verify_audit() == (True, 4)
+    assert store.audit.verify() == (True, 4)
     raw(db, "DELETE FROM audit WHERE id = 4")
-    assert store.verify_audit()[0] is False  # the head still names event 4
+    assert store.audit.verify()[0] is False  # the head still names event 4
     raw(db, "DELETE FROM audit WHERE id = 2")
-    assert store.verify_audit() == (False, 1)
+    assert store.audit.verify() == (False, 1)
     store.close()
 
 
 def test_a_store_left_running_after_rotation_wraps_nothing_with_the_old_key(settings, tmp_path: Path) -> None:
     running = open_store(settings)
-    owner = running.create_user("alice", "A", Role.CLINICIAN, "h", totp_required=False)
+    owner = running.users.create("alice", "A", Role.CLINICIAN, "h", totp_required=False)
     rotating = open_store(settings)
     fresh = new_key()
-    rotating.rotate_key(fresh)
+    rotating.keys.rotate(fresh)
     rotating.close()
     with pytest.raises(KeyMissingError, match="restart scribe with the new key"):
-        running.create_consultation(owner.id, "gp", PatientDetails(name="P"))
+        running.consultations.create(owner.id, "gp", PatientDetails(name="P"))
     running.close()
     store = open_store(make_settings(tmp_path, fresh))
-    assert store.list_consultations() == []
+    assert store.consultations.list_all() == []
     store.close()

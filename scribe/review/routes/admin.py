@@ -39,7 +39,7 @@ def _see_other(target: str) -> RedirectResponse:
 
 def _users_page(request: Request, *, notice: str = "", error: str = "", form: dict | None = None, status_code=200):
     context = {
-        "users": deps.store(request).list_users(),
+        "users": deps.store(request).users.list_all(),
         "roles": list(Role),
         "notice": notice,
         "error": error,
@@ -83,7 +83,7 @@ def add_user(
     except ValueError as exc:
         return _users_page(request, error=f"Choose a longer initial password: {exc}.", form=form, status_code=400)
     try:
-        user = deps.store(request).create_user(
+        user = deps.store(request).users.create(
             username, full_name, Role(role), password_hash, totp_required=totp_required or role == Role.ADMIN
         )
     except StateError:
@@ -94,7 +94,7 @@ def add_user(
 
 
 def _target(request: Request, user_id: int) -> User:
-    return deps.store(request).get_user(user_id)  # NotFoundError -> 404 page
+    return deps.store(request).users.get(user_id)  # NotFoundError -> 404 page
 
 
 @router.post("/users/{user_id}/active", dependencies=[Depends(deps.csrf)])
@@ -106,9 +106,9 @@ def set_active(
     if target.id == admin.id and not active:
         raise HTTPException(409, "You cannot disable your own account; ask another administrator.")
     db = deps.store(request)
-    db.update_user(target.id, active=active)
+    db.users.update(target.id, active=active)
     if not active:
-        db.delete_user_sessions(target.id)
+        db.users.delete_user_sessions(target.id)
     deps.audit(request, "user-enable" if active else "user-disable", f"user:{target.id}")
     return _see_other(f"/admin/users?notice={'enabled' if active else 'disabled'}")
 
@@ -118,8 +118,8 @@ def reset_totp(request: Request, user_id: int, admin: User = Depends(deps.admin_
     """Remove the user's authenticator (lost phone); their sessions end."""
     target = _target(request, user_id)
     db = deps.store(request)
-    db.set_totp_secret(target.id, None)
-    db.delete_user_sessions(target.id)
+    db.users.set_totp_secret(target.id, None)
+    db.users.delete_user_sessions(target.id)
     deps.audit(request, "totp-reset", f"user:{target.id}")
     return _see_other("/admin/users?notice=totp-reset")
 
@@ -132,7 +132,7 @@ def require_totp(
     target = _target(request, user_id)
     if target.role == Role.ADMIN and not required:
         raise HTTPException(409, "Administrators always sign in with an authenticator code.")
-    deps.store(request).update_user(target.id, totp_required=required)
+    deps.store(request).users.update(target.id, totp_required=required)
     deps.audit(request, "totp-require" if required else "totp-optional", f"user:{target.id}")
     return _see_other(f"/admin/users?notice={'totp-required' if required else 'totp-optional'}")
 
@@ -148,8 +148,8 @@ def set_password(
     except ValueError as exc:
         return _users_page(request, error=f"Choose a longer password: {exc}.", status_code=400)
     db = deps.store(request)
-    db.update_user(target.id, password_hash=password_hash)
-    db.delete_user_sessions(target.id)
+    db.users.update(target.id, password_hash=password_hash)
+    db.users.delete_user_sessions(target.id)
     deps.audit(request, "password-reset", f"user:{target.id}")
     return _see_other("/admin/users?notice=password")
 
@@ -198,7 +198,7 @@ def audit_log(
         since_at = until_at = None
         error = "Dates are YYYY-MM-DD, optionally with a time (YYYY-MM-DDTHH:MM). Showing the log without them."
     db = deps.store(request)
-    events = db.audit_events(
+    events = db.audit.events(
         user=filters["user"] or None,
         action=filters["action"] or None,
         target=filters["target"] or None,
@@ -216,7 +216,7 @@ def audit_log(
         "error": error,
         "newer": f"?{urlencode({**query, 'page': page - 1})}" if page > 1 else "",
         "older": f"?{urlencode({**query, 'page': page + 1})}" if len(events) > PAGE_SIZE else "",
-        "verified": db.verify_audit() if verify else None,
+        "verified": db.audit.verify() if verify else None,
     }
     deps.audit(request, "view", "audit-log", detail="verify" if verify else "")
     return deps.render_page(request, "admin/audit.html", context)

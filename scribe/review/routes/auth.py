@@ -52,7 +52,7 @@ def _rate_limited(request: Request, username: str) -> str | None:
     """The message to show when this username or address has failed too often in the window, else None."""
     config = deps.settings(request)
     since = datetime.now(UTC) - timedelta(minutes=config.login_window_minutes)
-    if deps.store(request).login_failures(username, deps.client_ip(request), since) < config.login_max_failures:
+    if deps.store(request).users.login_failures(username, deps.client_ip(request), since) < config.login_max_failures:
         return None
     minutes = math.ceil(config.login_window_minutes)
     return f"Too many failed attempts. Wait {minutes} minutes, then try again, or ask an administrator for help."
@@ -62,9 +62,9 @@ def _start_session(request: Request, response: Response, user: User, *, second_f
     """Replace any session this browser has with a new one for ``user`` (the cookie gets a fresh token)."""
     db, config = deps.store(request), deps.settings(request)
     if old := request.cookies.get(deps.SESSION_COOKIE):
-        db.delete_session(old)
+        db.users.delete_session(old)
     ttl = int(config.session_hours * 3600)
-    token = db.create_session(user.id, deps.client_ip(request), ttl, second_factor_done=second_factor_done)
+    token = db.users.create_session(user.id, deps.client_ip(request), ttl, second_factor_done=second_factor_done)
     deps.set_session_cookie(response, token, config)
 
 
@@ -108,7 +108,7 @@ def login(
     if message := _rate_limited(request, username):
         deps.audit(request, "sign-in", outcome="denied", detail="rate limited")
         return _login_form(request, next_path, error=message, username=username, status_code=429)
-    found = db.find_user(username) if username else None
+    found = db.users.find(username) if username else None
     if found is None:
         verify_password(_dummy_hash(), password)
         ok, why = False, "unknown username"
@@ -119,7 +119,7 @@ def login(
         if ok and not user.active:
             ok, why = False, "account disabled"
     if not ok:
-        db.record_login_failure(username, deps.client_ip(request))
+        db.users.record_login_failure(username, deps.client_ip(request))
         deps.audit(request, "sign-in", outcome="failed", detail=why)
         error = "That username and password do not match an active account. Check them and try again."
         return _login_form(request, next_path, error=error, username=username, status_code=401)
@@ -127,7 +127,7 @@ def login(
     if needs_rehash(password_hash):
         # A password shorter than today's minimum keeps its old hash; the user can change it.
         with contextlib.suppress(ValueError):
-            db.update_user(user.id, password_hash=hash_password(password))
+            db.users.update(user.id, password_hash=hash_password(password))
     request.state.user = user
     pending = deps.second_factor_required(user, config)
     target = deps.safe_next(next_path)
@@ -171,11 +171,11 @@ def totp_submit(
     if message := _rate_limited(request, user.username):
         deps.audit(request, "sign-in-totp", f"user:{user.id}", outcome="denied", detail="rate limited")
         return deps.render_page(request, "login_totp.html", {**context, "error": message}, status_code=429)
-    secret = db.totp_secret(user.id)
+    secret = db.users.totp_secret(user.id)
     if secret is None:
         return _see_other("/account/totp" + deps.next_query(next_path))
     if not verify_totp(secret, code):
-        db.record_login_failure(user.username, deps.client_ip(request))
+        db.users.record_login_failure(user.username, deps.client_ip(request))
         deps.audit(request, "sign-in-totp", f"user:{user.id}", outcome="failed", detail="wrong code")
         error = "That code is not right. Enter the 6-digit code your authenticator app shows now."
         return deps.render_page(request, "login_totp.html", {**context, "error": error}, status_code=401)
@@ -188,7 +188,7 @@ def totp_submit(
 @router.post("/logout", dependencies=[Depends(deps.csrf_session)])
 def logout(request: Request, user: User = Depends(deps.session_user)) -> Response:
     """End this session."""
-    deps.store(request).delete_session(request.state.signed_in.token)
+    deps.store(request).users.delete_session(request.state.signed_in.token)
     deps.audit(request, "sign-out", f"user:{user.id}")
     response = _see_other("/login")
     deps.clear_session_cookie(response, deps.settings(request))
@@ -222,9 +222,9 @@ def change_password(
     if message := _rate_limited(request, user.username):
         deps.audit(request, "password-change", f"user:{user.id}", outcome="denied", detail="rate limited")
         return _account(request, error=message, status_code=429)
-    found = db.find_user(user.username)
+    found = db.users.find(user.username)
     if found is None or not verify_password(found[1], current_password):
-        db.record_login_failure(user.username, deps.client_ip(request))
+        db.users.record_login_failure(user.username, deps.client_ip(request))
         deps.audit(request, "password-change", f"user:{user.id}", outcome="failed", detail="wrong current password")
         return _account(request, error="Your current password is not right.", status_code=400)
     if new_password != confirm_password:
@@ -235,8 +235,8 @@ def change_password(
         new_hash = hash_password(new_password)
     except ValueError as exc:
         return _account(request, error=f"Choose a longer password: {exc}.", status_code=400)
-    db.update_user(user.id, password_hash=new_hash)
-    db.delete_user_sessions(user.id)
+    db.users.update(user.id, password_hash=new_hash)
+    db.users.delete_user_sessions(user.id)
     response = _see_other("/account?notice=password")
     _start_session(request, response, user, second_factor_done=True)
     deps.audit(request, "password-change", f"user:{user.id}")
@@ -291,11 +291,11 @@ def totp_enrol(
         deps.audit(request, "totp-enrol", f"user:{user.id}", outcome="denied", detail="rate limited")
         return _enrol_page(request, user, secret, next_path, error=message, status_code=429)
     if not verify_totp(secret, code):
-        db.record_login_failure(user.username, deps.client_ip(request))
+        db.users.record_login_failure(user.username, deps.client_ip(request))
         deps.audit(request, "totp-enrol", f"user:{user.id}", outcome="failed", detail="wrong code")
         error = "That code does not match. Check the secret was entered correctly and type the current code."
         return _enrol_page(request, user, secret, next_path, error=error, status_code=400)
-    db.set_totp_secret(user.id, secret)
+    db.users.set_totp_secret(user.id, secret)
     response = _see_other(deps.safe_next(next_path) if pending else "/account?notice=totp")
     if pending:
         _start_session(request, response, user, second_factor_done=True)

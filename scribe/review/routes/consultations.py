@@ -65,7 +65,7 @@ def target(cid: str) -> str:
 
 def load(request: Request, cid: str, action: str) -> Consultation:
     """The consultation ``cid`` if the signed-in user may do ``action`` on it; 404 or 403 (audited) otherwise."""
-    consultation = deps.store(request).get_consultation(cid)
+    consultation = deps.store(request).consultations.get(cid)
     deps.authorize(request, action, consultation)
     return consultation
 
@@ -81,7 +81,7 @@ def queue(request: Request, cid: str, kind: JobKind) -> None:
     if worker is not None:
         worker.submit(cid, kind)
     else:
-        deps.store(request).enqueue(cid, kind)
+        deps.store(request).jobs.enqueue(cid, kind)
 
 
 def is_htmx(request: Request) -> bool:
@@ -146,21 +146,21 @@ def consultation_list(request: Request, user: User = Depends(deps.current_user))
     """The user's consultations (admins: all, metadata only; integrators: approved and exported ones)."""
     store = deps.store(request)
     if user.role == Role.CLINICIAN:
-        consultations = store.list_consultations(user_id=user.id)
+        consultations = store.consultations.list_all(user_id=user.id)
         scope = ""
     elif user.role == Role.INTEGRATOR:
-        consultations = [c for c in store.list_consultations() if c.status in policy.EXPORTABLE]
+        consultations = [c for c in store.consultations.list_all() if c.status in policy.EXPORTABLE]
         scope = "Approved notes ready to export."
     else:
-        consultations = store.list_consultations()
+        consultations = store.consultations.list_all()
         scope = "Every consultation, without patient details. Open one to give access or delete it."
-    names = {u.id: u.full_name for u in store.list_users()} if user.role != Role.CLINICIAN else {}
+    names = {u.id: u.full_name for u in store.users.list_all()} if user.role != Role.CLINICIAN else {}
     rows = []
     for c in consultations:
-        granted = store.granted(c.id)
+        granted = store.consultations.granted(c.id)
         if not policy.allowed(user, "view", c, granted):
             continue
-        patient = store.patient(c.id) if policy.sees_patient(user, c, granted) else None
+        patient = store.consultations.patient(c.id) if policy.sees_patient(user, c, granted) else None
         href, action = _next_step(c) if policy.allowed(user, "note", c, granted) else (f"/consultations/{c.id}", "Open")
         rows.append(_Row(c, patient, names.get(c.owner_id, ""), href, action))
     deps.audit(request, "view", "consultations", detail=f"{len(rows)} listed")
@@ -238,7 +238,7 @@ async def new_submit(request: Request, user: User = Depends(deps.current_user)) 
         reason=values["reason"],
     )
     store = deps.store(request)
-    c = store.create_consultation(user.id, values["template"], patient)
+    c = store.consultations.create(user.id, values["template"], patient)
     if values["arm"] != "control":
         deps.audit(request, "create", target(c.id))
         return redirect(f"/consultations/{c.id}/consent")
@@ -246,7 +246,7 @@ async def new_submit(request: Request, user: User = Depends(deps.current_user)) 
     def control(m: ReviewMetrics) -> None:
         m.arm = "control"
 
-    c.metrics = store.update_metrics(c.id, control)
+    c.metrics = store.consultations.update_metrics(c.id, control)
     deps.audit(request, "create", target(c.id), detail="control arm")
     _write_blank(request, c, user)
     return redirect(f"/consultations/{c.id}")
@@ -287,7 +287,7 @@ async def consent_submit(request: Request, cid: str, user: User = Depends(deps.c
     if c.consent is not None:
         raise HTTPException(409, "Consent for this consultation is already recorded and cannot be changed.")
     agreed = decision == "agreed"
-    c = deps.store(request).set_consent(cid, Consent(informed=True, agreed=agreed, recorded_by=user.id))
+    c = deps.store(request).consultations.set_consent(cid, Consent(informed=True, agreed=agreed, recorded_by=user.id))
     deps.audit(request, "consent", target(cid), detail="agreed" if agreed else "objected")
     return redirect(f"/consultations/{cid}/record" if agreed else f"/consultations/{cid}/consent")
 
@@ -301,9 +301,9 @@ def _write_blank(request: Request, c: Consultation, user: User) -> None:
     """
     store = deps.store(request)
     note = blank_note(load_template(c.template, deps.settings(request).templates_dir))
-    store.add_version(c.id, note, created_by=user.id)
+    store.notes.add_version(c.id, note, created_by=user.id)
     if is_control(c):
-        store.set_status(c.id, ConsultationStatus.DRAFTED)
+        store.consultations.set_status(c.id, ConsultationStatus.DRAFTED)
     deps.audit(request, "write-unaided", target(c.id), detail="control arm" if is_control(c) else "patient objected")
 
 
@@ -384,7 +384,7 @@ def start_recording(request: Request, cid: str, user: User = Depends(deps.curren
     def started(m: ReviewMetrics) -> None:
         m.recording_started_at = _now()
 
-    store.update_metrics(cid, started)
+    store.consultations.update_metrics(cid, started)
     deps.audit(request, "record-start", target(cid))
     return JSONResponse({"next_seq": 0})
 
@@ -405,7 +405,7 @@ async def recording_chunk(request: Request, cid: str, seq: int, user: User = Dep
         raise HTTPException(413, "The recording chunk is too large.")
     if not _started(c):
         raise HTTPException(409, "This consultation is not recording; reload the page.")
-    stored = deps.store(request).append_chunk(cid, seq, data)
+    stored = deps.store(request).audio.append_chunk(cid, seq, data)
     if stored and (worker := runner(request)) is not None:
         worker.live_chunk(cid, seq, data)
     return JSONResponse({"stored": stored, "seq": seq})
@@ -421,15 +421,15 @@ def stop_recording(request: Request, cid: str, user: User = Depends(deps.current
     if (worker := runner(request)) is not None:
         worker.stop_recording(cid)
     else:
-        data = store.chunks(cid)
+        data = store.audio.chunks(cid)
         if not data:
             raise HTTPException(409, "Nothing was recorded yet; record for a few seconds before stopping.")
-        store.put_audio(cid, "original", Audio(data, "audio/webm"))
+        store.audio.put(cid, "original", Audio(data, "audio/webm"))
 
         def stopped(m: ReviewMetrics) -> None:
             m.recording_stopped_at = _now()
 
-        store.update_metrics(cid, stopped)
+        store.consultations.update_metrics(cid, stopped)
         _queue_transcription(store, cid)
     deps.audit(request, "record-stop", target(cid))
     if wants_json(request):
@@ -439,8 +439,8 @@ def stop_recording(request: Request, cid: str, user: User = Depends(deps.current
 
 def _queue_transcription(store: Store, cid: str) -> None:
     """What JobRunner.submit_upload does, for an app without a worker: a later worker picks the job up."""
-    store.set_status(cid, ConsultationStatus.TRANSCRIBING)
-    store.enqueue(cid, JobKind.TRANSCRIBE)
+    store.consultations.set_status(cid, ConsultationStatus.TRANSCRIBING)
+    store.jobs.enqueue(cid, JobKind.TRANSCRIBE)
 
 
 @router.get("/consultations/{cid}/live")
@@ -595,10 +595,10 @@ async def upload(request: Request, cid: str, user: User = Depends(deps.current_u
             deps.audit(request, "upload", target(cid), outcome="failed", detail=f"{refused.status}")
         if refused.status in (403, 409) or wants_json(request):
             raise HTTPException(refused.status, refused.message) from None
-        return _record_page(request, deps.store(request).get_consultation(cid), refused.message, refused.status)
+        return _record_page(request, deps.store(request).consultations.get(cid), refused.message, refused.status)
     media_type = form.media_type if form.media_type.startswith(("audio/", "video/")) else f"audio/{info.format}"
     store = deps.store(request)
-    store.put_audio(cid, "original", Audio(data, media_type))
+    store.audio.put(cid, "original", Audio(data, media_type))
     if (worker := runner(request)) is not None:
         worker.submit_upload(cid)
     else:
@@ -614,11 +614,11 @@ def retry(request: Request, cid: str, user: User = Depends(deps.current_user)) -
     if c.status != ConsultationStatus.FAILED:
         raise HTTPException(409, "Only a failed consultation can be retried.")
     store = deps.store(request)
-    if store.get_transcript(cid) is not None:
-        store.set_status(cid, ConsultationStatus.DRAFTING)
+    if store.notes.get_transcript(cid) is not None:
+        store.consultations.set_status(cid, ConsultationStatus.DRAFTING)
         queue(request, cid, JobKind.DRAFT)
-    elif store.get_audio(cid, "original") is not None:
-        store.set_status(cid, ConsultationStatus.TRANSCRIBING)
+    elif store.audio.get(cid, "original") is not None:
+        store.consultations.set_status(cid, ConsultationStatus.TRANSCRIBING)
         queue(request, cid, JobKind.TRANSCRIBE)
     else:
         raise HTTPException(409, "There is no recording to retry; upload one instead.")
@@ -635,10 +635,10 @@ async def grant_access(request: Request, cid: str, user: User = Depends(deps.cur
     load(request, cid, "grant")
     username = str((await request.form()).get("username", "")).strip()
     store = deps.store(request)
-    found = store.find_user(username) if username else None
+    found = store.users.find(username) if username else None
     if found is None or not found[0].active:
         raise HTTPException(400, "There is no active user with that username; check the spelling.")
-    store.grant(cid, found[0].id)
+    store.consultations.grant(cid, found[0].id)
     deps.audit(request, "grant", target(cid), detail=f"user:{found[0].id}")
     return redirect(f"/consultations/{cid}?tab=history")
 
@@ -649,6 +649,6 @@ async def delete(request: Request, cid: str, user: User = Depends(deps.current_u
     load(request, cid, "delete")
     if (await request.form()).get("confirm") != "yes":
         raise HTTPException(400, "Tick the box to confirm the deletion.")
-    deps.store(request).delete_consultation(cid)
+    deps.store(request).consultations.delete(cid)
     deps.audit(request, "delete", target(cid), detail="by user")
     return redirect("/")

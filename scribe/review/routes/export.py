@@ -32,7 +32,7 @@ def _approved(request: Request, c: Consultation) -> NoteVersion:
     """The current version if approved; 409 otherwise."""
     if not c.current_version:
         raise HTTPException(409, "There is no note yet; only approved notes can be exported.")
-    v = deps.store(request).get_version(c.id, None)
+    v = deps.store(request).notes.get_version(c.id, None)
     if v.state != NoteState.APPROVED or v.approval is None:
         raise HTTPException(409, "Only approved notes can be exported: approve this version first.")
     return v
@@ -102,7 +102,7 @@ def _letter_blocks(letter: Letter, v: NoteVersion, disputes: list[Dispute]) -> l
 
 
 def _patient_line(request: Request, c: Consultation) -> str:
-    p = deps.store(request).patient(c.id)
+    p = deps.store(request).consultations.patient(c.id)
     parts = [
         p.name,
         f"NHS number {p.nhs_number}" if p.nhs_number else "",
@@ -116,7 +116,7 @@ def _download(data: bytes, media_type: str, filename: str) -> Response:
 
 
 def _record(request: Request, c: Consultation, v: NoteVersion, fmt: str, user: User) -> None:
-    deps.store(request).record_export(
+    deps.store(request).exports.record(
         ExportRecord(consultation_id=c.id, version=v.version, format=fmt, user_id=user.id)
     )
     deps.audit(request, "export", target(c.id), detail=f"{fmt} version {v.version}")
@@ -127,7 +127,7 @@ def export_text(request: Request, cid: str, user: User = Depends(deps.current_us
     """The approved note as plain text, with any disputes."""
     c = load(request, cid, "export")
     v = _approved(request, c)
-    text = note_text(c, v, deps.store(request).disputes(cid), _patient_line(request, c))
+    text = note_text(c, v, deps.store(request).notes.disputes(cid), _patient_line(request, c))
     _record(request, c, v, "text", user)
     return _download(text.encode("utf-8"), "text/plain; charset=utf-8", f"note-{cid[:8]}-v{v.version}.txt")
 
@@ -140,13 +140,13 @@ def export_pdf(
     c = load(request, cid, "export")
     v = _approved(request, c)
     store = deps.store(request)
-    disputes = store.disputes(cid)
+    disputes = store.notes.disputes(cid)
     footer = f"Approved by {v.approval.name if v.approval else ''} · scribe"
     if kind == "note":
         blocks = _note_blocks(c, v, disputes, _patient_line(request, c))
         fmt = "pdf-note"
     else:
-        letter = store.get_letter(cid, LetterKind(kind), v.version)
+        letter = store.notes.get_letter(cid, LetterKind(kind), v.version)
         if letter is None:
             raise HTTPException(404, "No letter of that kind has been drafted for this note.")
         blocks = _letter_blocks(letter, v, disputes)
@@ -168,7 +168,7 @@ def export_json(request: Request, cid: str, user: User = Depends(deps.current_us
     body = {
         "consultation_id": cid,
         "note_version": v.model_dump(mode="json", exclude={"note": {"removed"}}),
-        "disputes": [d.model_dump(mode="json") for d in deps.store(request).disputes(cid)],
+        "disputes": [d.model_dump(mode="json") for d in deps.store(request).notes.disputes(cid)],
     }
     _record(request, c, v, "json", user)
     data = json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8")

@@ -144,7 +144,7 @@ def _view(
     current = version.version == c.current_version
     draft = current and version.state == NoteState.DRAFT
     note = version.note
-    patient = store.patient(c.id)
+    patient = store.consultations.patient(c.id)
     heading = patient.name or "Consultation"
     titles = {s.key: s.title for s in note.sections} | STRUCTURED_TITLES
     view = ReviewView(
@@ -163,7 +163,7 @@ def _view(
         and deps.allowed(request, "edit", c),
         can_dispute=deps.allowed(request, "dispute", c),
         can_export=version.state == NoteState.APPROVED and deps.allowed(request, "export", c),
-        can_redraft=current and deps.allowed(request, "edit", c) and store.get_transcript(c.id) is not None,
+        can_redraft=current and deps.allowed(request, "edit", c) and store.notes.get_transcript(c.id) is not None,
         can_grant=deps.allowed(request, "grant", c),
         can_delete=deps.allowed(request, "delete", c),
         flags=flags(note),
@@ -176,32 +176,32 @@ def _view(
     )
     if not full:
         return view
-    view.disputes = store.disputes(c.id)
+    view.disputes = store.notes.disputes(c.id)
     if deps.allowed(request, "transcript", c):
-        view.transcript = store.get_transcript(c.id)
+        view.transcript = store.notes.get_transcript(c.id)
         view.audio_available = c.audio_deleted_at is None and c.consent is not None and c.consent.agreed
     if tab == "note" or tab == "letters":
-        view.letters = {k.value: store.get_letter(c.id, k, version.version) for k in LetterKind}
+        view.letters = {k.value: store.notes.get_letter(c.id, k, version.version) for k in LetterKind}
     if tab == "changes":
         if version.based_on is not None:
-            view.diff_base = store.get_version(c.id, version.based_on)
+            view.diff_base = store.notes.get_version(c.id, version.based_on)
         elif version.created_by is None:  # the model's draft, as it was before this version's edits
             view.diff_base = version.model_copy(update={"note": _as_drafted(store, c.id, version)})
         if view.diff_base is not None:
             view.diffs = diff_note(view.diff_base.note, note)
     if tab == "history":
-        view.versions = store.list_versions(c.id)
-        view.edits = store.edits(c.id)
-        view.exports = store.exports(c.id)
-        view.names = {u.id: u.full_name for u in store.list_users()}
-        view.granted_names = [view.names.get(i, f"user {i}") for i in store.granted(c.id)]
+        view.versions = store.notes.list_versions(c.id)
+        view.edits = store.notes.edits(c.id)
+        view.exports = store.exports.for_consultation(c.id)
+        view.names = {u.id: u.full_name for u in store.users.list_all()}
+        view.granted_names = [view.names.get(i, f"user {i}") for i in store.consultations.granted(c.id)]
     return view
 
 
 def _version(request: Request, c: Consultation, number: int | None = None) -> NoteVersion:
     if not c.current_version:
         raise HTTPException(404, "This consultation has no note yet; it is still being recorded or drafted.")
-    return deps.store(request).get_version(c.id, number)
+    return deps.store(request).notes.get_version(c.id, number)
 
 
 @router.get("/consultations/{cid}")
@@ -224,7 +224,7 @@ def review_page(
         def shown(m: ReviewMetrics) -> None:
             m.first_shown_at = m.first_shown_at or now_utc()
 
-        store.update_metrics(cid, shown)
+        store.consultations.update_metrics(cid, shown)
     _beats(request)[(cid, user.id)] = now_utc()
     deps.audit(request, "view", target(cid), detail=f"version {v.version} {tab}")
     return deps.render_page(request, "review/page.html", {"r": _view(request, c, v, tab, full=True)})
@@ -232,11 +232,11 @@ def review_page(
 
 def _metadata_page(request: Request, c: Consultation) -> Response:
     store = deps.store(request)
-    names = {u.id: u.full_name for u in store.list_users()}
+    names = {u.id: u.full_name for u in store.users.list_all()}
     context = {
         "consultation": c,
         "owner": names.get(c.owner_id, f"user {c.owner_id}"),
-        "granted_names": [names.get(i, f"user {i}") for i in store.granted(c.id)],
+        "granted_names": [names.get(i, f"user {i}") for i in store.consultations.granted(c.id)],
         "can_grant": deps.allowed(request, "grant", c),
         "can_delete": deps.allowed(request, "delete", c),
     }
@@ -254,7 +254,7 @@ def audio(request: Request, cid: str, user: User = Depends(deps.current_user)) -
     """The recording for playback, with HTTP Range support (206) so the browser can seek; 404 once deleted."""
     c = load(request, cid, "transcript")
     store = deps.store(request)
-    stored = store.get_audio(cid, "playback") or store.get_audio(cid, "original")
+    stored = store.audio.get(cid, "playback") or store.audio.get(cid, "original")
     if stored is None or c.audio_deleted_at is not None:
         raise HTTPException(404, "The audio of this consultation has been deleted or was never recorded.")
     data, size = stored.data, len(stored.data)
@@ -293,7 +293,7 @@ def _form_version(form: FormData, c: Consultation) -> int:
 
 
 def _draft(request: Request, c: Consultation, number: int) -> NoteVersion:
-    v = deps.store(request).get_version(c.id, number)
+    v = deps.store(request).notes.get_version(c.id, number)
     if v.state != NoteState.DRAFT:
         raise HTTPException(409, "This version is approved or rejected and read-only; use 'Correct this note'.")
     return v
@@ -328,11 +328,11 @@ async def _change(request: Request, cid: str, key: str, index: int | None, actio
         raise HTTPException(400, f"A statement can be at most {_MAX_TEXT} characters; split it into several.")
     store = deps.store(request)
     try:
-        note, change = apply_edit(v.note, key, index, text, action, transcript=store.get_transcript(cid))
+        note, change = apply_edit(v.note, key, index, text, action, transcript=store.notes.get_transcript(cid))
     except EditError as exc:
         raise HTTPException(400, str(exc)) from None
     if (change.before, change.after) != ("", "") and change.before != change.after:
-        v = store.save_note(cid, number, note, change.to_edit(cid, number, user.id))
+        v = store.notes.save_note(cid, number, note, change.to_edit(cid, number, user.id))
         deps.audit(request, "edit", target(cid), detail=f"version {number} {key} {change.index} {change.action.value}")
     if is_htmx(request):
         return _section_response(request, c, v, key)
@@ -409,10 +409,10 @@ async def restore_statement(
         raise HTTPException(409, "That statement is no longer in the removed list; reload the page to see it.")
     store = deps.store(request)
     try:
-        note, change = restore_removed(v.note, index, transcript=store.get_transcript(cid))
+        note, change = restore_removed(v.note, index, transcript=store.notes.get_transcript(cid))
     except EditError as exc:
         raise HTTPException(400, str(exc)) from None
-    v = store.save_note(cid, number, note, change.to_edit(cid, number, user.id))
+    v = store.notes.save_note(cid, number, note, change.to_edit(cid, number, user.id))
     deps.audit(request, "restore", target(cid), detail=f"version {number} {change.section} {change.index}")
     if is_htmx(request):
         return _section_response(request, c, v, change.section)
@@ -424,7 +424,7 @@ async def restore_statement(
 
 def _as_drafted(store: Store, cid: str, version: NoteVersion) -> NoteDraft:
     """``version``'s note before any of its edits (edits change a draft version in place)."""
-    return undo_edits(version.note, sorted(store.edits(cid, version.version), key=lambda e: e.at))
+    return undo_edits(version.note, sorted(store.notes.edits(cid, version.version), key=lambda e: e.at))
 
 
 def _apply_retention(request: Request) -> None:
@@ -447,14 +447,14 @@ async def approve(request: Request, cid: str, user: User = Depends(deps.current_
         raise HTTPException(400, f"Tick that you have checked the {counted.total} flagged items before approving.")
     store = deps.store(request)
     approval = Approval(user_id=user.id, name=user.full_name, attestation=ATTESTATION, flags_acknowledged=counted.total)
-    approved = store.approve(cid, number, approval)
-    changes = section_changes(_as_drafted(store, cid, store.get_version(cid, 1)), approved.note)
+    approved = store.notes.approve(cid, number, approval)
+    changes = section_changes(_as_drafted(store, cid, store.notes.get_version(cid, 1)), approved.note)
 
     def record(m: ReviewMetrics) -> None:
         m.approved_at = approval.at
         m.sections = changes
 
-    store.update_metrics(cid, record)
+    store.consultations.update_metrics(cid, record)
     deps.audit(request, "approve", target(cid), detail=f"version {number}, {counted.total} flags acknowledged")
     _apply_retention(request)
     return redirect(f"/consultations/{cid}")
@@ -470,7 +470,7 @@ async def reject(request: Request, cid: str, user: User = Depends(deps.current_u
     reason = " ".join(str(form.get("reason", "")).split())
     if not reason:
         raise HTTPException(400, "Give a reason for rejecting the draft.")
-    deps.store(request).reject(cid, number, reason[:_MAX_TEXT], user.id)
+    deps.store(request).notes.reject(cid, number, reason[:_MAX_TEXT], user.id)
     deps.audit(request, "reject", target(cid), detail=f"version {number}")
     return redirect(f"/consultations/{cid}")
 
@@ -481,11 +481,11 @@ async def correct(request: Request, cid: str, user: User = Depends(deps.current_
     c = load(request, cid, "edit")
     number = _form_version(await request.form(), c)
     store = deps.store(request)
-    v = store.get_version(cid, number)
+    v = store.notes.get_version(cid, number)
     if v.state not in (NoteState.APPROVED, NoteState.REJECTED):
         raise HTTPException(409, "Only an approved or rejected note is corrected with a new version; edit this one.")
-    new = store.add_version(cid, correction_of(v.note), created_by=user.id, based_on=number)
-    store.set_status(cid, ConsultationStatus.DRAFTED)
+    new = store.notes.add_version(cid, correction_of(v.note), created_by=user.id, based_on=number)
+    store.consultations.set_status(cid, ConsultationStatus.DRAFTED)
     deps.audit(request, "correct", target(cid), detail=f"version {new.version} from {number}")
     return redirect(f"/consultations/{cid}")
 
@@ -500,9 +500,9 @@ async def dispute(request: Request, cid: str, user: User = Depends(deps.current_
     if not c.current_version:
         raise HTTPException(409, "There is no note to dispute yet.")
     store = deps.store(request)
-    approved = [v.version for v in store.list_versions(cid) if v.state == NoteState.APPROVED]
+    approved = [v.version for v in store.notes.list_versions(cid) if v.state == NoteState.APPROVED]
     number = approved[-1] if approved else c.current_version
-    store.add_dispute(cid, number, text[:_MAX_TEXT], user.id)
+    store.notes.add_dispute(cid, number, text[:_MAX_TEXT], user.id)
     deps.audit(request, "dispute", target(cid), detail=f"version {number}")
     return redirect(f"/consultations/{cid}")
 
@@ -544,5 +544,5 @@ def heartbeat(request: Request, cid: str, user: User = Depends(deps.current_user
         def active(m: ReviewMetrics) -> None:
             m.active_review_seconds += added
 
-        deps.store(request).update_metrics(cid, active)
+        deps.store(request).consultations.update_metrics(cid, active)
     return Response(status_code=204)
