@@ -1,7 +1,10 @@
-"""An approved note version in the store, as the `fhir_mappings.ApprovedNote` contract integrators consume.
+"""An approved note version in the store, as the documents that leave: the `fhir_mappings.ApprovedNote` contract
+integrators consume, and the plain text and PDFs a clinician downloads.
 
 Only APPROVED versions convert (a superseded one only when asked for by number, for re-sends of
-history); anything else raises StateError, so nothing unapproved can reach a FHIR bundle.
+history); anything else raises StateError, so nothing unapproved can reach a FHIR bundle. The text and
+PDF builders take a version the caller has checked is approved (see ``scribe.review.workflow``) and
+show who approved it and any dispute the patient recorded.
 """
 
 from __future__ import annotations
@@ -13,13 +16,23 @@ from pathlib import Path
 from fhir_mappings import contract as fm
 from scribe import __version__
 from scribe.errors import StateError
-from scribe.notes.render import letter_blocks, pdf_bytes
+from scribe.notes.editing import STRUCTURED, STRUCTURED_TITLES
+from scribe.notes.render import (
+    LETTER_TITLES,
+    Alert,
+    Block,
+    Bullets,
+    Heading,
+    Line,
+    Paragraph,
+    Text,
+    letter_blocks,
+    pdf_bytes,
+)
 from scribe.notes.templates import load_template
-from scribe.records import LetterKind
-from scribe.rows import NoteState, NoteVersion, PatientDetails
+from scribe.records import Letter, LetterKind
+from scribe.rows import Consultation, Dispute, NoteState, NoteVersion, PatientDetails
 from scribe.store.store import Store
-
-_LETTER_TITLES = {LetterKind.GP: "Letter to the GP", LetterKind.PATIENT: "Letter to the patient"}
 
 
 def _patient(details: PatientDetails) -> fm.Patient:
@@ -49,7 +62,7 @@ def _letters(store: Store, consultation_id: str, version: NoteVersion) -> list[f
             continue
         footer = f"scribe {__version__}: drafted by a local model from an approved note (version {version.version})"
         pdf = base64.b64encode(pdf_bytes(letter_blocks(letter, evidence=False), footer=footer)).decode()
-        letters.append(fm.Letter(kind=kind.value, title=_LETTER_TITLES[kind], pdf_base64=pdf))
+        letters.append(fm.Letter(kind=kind.value, title=LETTER_TITLES[kind], pdf_base64=pdf))
     return letters
 
 
@@ -104,3 +117,82 @@ def approved_note(
         letters=_letters(store, consultation_id, v),
         software=fm.Software(name="scribe", version=__version__, models=models),
     )
+
+
+# --- plain text and PDF downloads ----------------------------------------------------------------------
+
+
+def patient_line(details: PatientDetails) -> str:
+    """The patient's name, NHS number and date of birth, as far as they are known, on one line."""
+    parts = [
+        details.name,
+        f"NHS number {details.nhs_number}" if details.nhs_number else "",
+        f"born {details.birth_date}" if details.birth_date else "",
+    ]
+    return ", ".join(x for x in parts if x)
+
+
+def approval_line(v: NoteVersion) -> str:
+    """Who approved ``v`` and when (UTC), with its version number."""
+    assert v.approval is not None
+    return f"Approved by {v.approval.name} on {v.approval.at:%d %b %Y at %H:%M} UTC (note version {v.version})."
+
+
+def _dispute_lines(disputes: list[Dispute]) -> list[str]:
+    return [f"Patient dispute recorded {d.recorded_at:%d %b %Y} (version {d.version}): {d.text}" for d in disputes]
+
+
+def _section_lines(v: NoteVersion) -> list[tuple[str, list[str]]]:
+    """The approved note's headings and lines: sections, then the structured lists in use."""
+    out = [(s.title, [st.text for st in s.statements if st.text.strip()]) for s in v.note.sections]
+    for key in STRUCTURED:
+        items = getattr(v.note, key)
+        if items:
+            out.append((STRUCTURED_TITLES[key], [i.claim() for i in items]))
+    return out
+
+
+def note_text(c: Consultation, v: NoteVersion, disputes: list[Dispute], patient: str) -> str:
+    """The approved note as plain text for an EPR without FHIR: header, disputes, sections as bullet lists."""
+    lines = [v.note.title or "Consultation note", f"Consultation on {c.created_at:%d %b %Y}"]
+    if patient:
+        lines.append(patient)
+    lines.append(approval_line(v))
+    if disputes:
+        lines += ["", "THE PATIENT DISPUTES THIS NOTE:", *(f"- {line}" for line in _dispute_lines(disputes))]
+    for title, items in _section_lines(v):
+        lines += ["", title, *([f"- {i}" for i in items] or ["- Nothing recorded."])]
+    return "\n".join(lines) + "\n"
+
+
+def note_pdf_blocks(v: NoteVersion, disputes: list[Dispute], patient: str) -> list[Block]:
+    """The approved note's PDF layout: approval and disputes in the banner, then its sections."""
+    banner: list[Line] = [(Text(approval_line(v), "strong"),)]
+    if patient:
+        banner.append((Text(patient),))
+    banner += [(Text(line, "warn"),) for line in _dispute_lines(disputes)]
+    blocks: list[Block] = [Heading(v.note.title or "Consultation note", 1), Alert(tuple(banner))]
+    for title, items in _section_lines(v):
+        blocks.append(Heading(title))
+        if items:
+            blocks.append(Bullets(tuple((Text(i),) for i in items)))
+        else:
+            blocks.append(Paragraph(((Text("Nothing recorded.", "muted"),),)))
+    return blocks
+
+
+def letter_pdf_blocks(letter: Letter, v: NoteVersion, disputes: list[Dispute]) -> list[Block]:
+    """A letter drafted from approved version ``v``, as its PDF download shows it: the approval and disputes first."""
+    banner: list[Line] = [(Text(f"Drafted from the approved note. {approval_line(v)}", "muted"),)]
+    banner += [(Text(line, "warn"),) for line in _dispute_lines(disputes)]
+    blocks: list[Block] = [Heading(LETTER_TITLES.get(letter.kind, "Letter"), 1), Alert(tuple(banner))]
+    if letter.salutation.strip():
+        blocks.append(Paragraph(((Text(letter.salutation.strip()),),)))
+    for paragraph in letter.paragraphs:
+        text = " ".join(s.text.strip() for s in paragraph if s.text.strip())
+        if text:
+            blocks.append(Paragraph(((Text(text),),)))
+    closing = tuple((Text(line.strip()),) for line in letter.closing.splitlines() if line.strip())
+    if closing:
+        blocks.append(Paragraph(closing))
+    return blocks

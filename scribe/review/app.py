@@ -12,22 +12,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scribe.config import Settings
 from scribe.errors import KeyMissingError, NotFoundError, StateError, TamperedError
+from scribe.notes.render import LETTER_TITLES
 from scribe.review import deps
 from scribe.review.routes import routers
 from scribe.review.security import SecurityHeadersMiddleware
+from scribe.store.retention import apply_retention
 from scribe.store.store import Store
+
+if TYPE_CHECKING:
+    from scribe.review.jobs import JobRunner
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +67,7 @@ def create_app(settings: Settings, store: Store | None = None, *, worker: bool =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(_apply_retention, store, settings)
+        await asyncio.to_thread(apply_retention, store, settings)
         if worker:
             app.state.runner = _start_runner(store, settings)
         try:
@@ -88,7 +93,7 @@ def create_app(settings: Settings, store: Store | None = None, *, worker: bool =
 
 
 def make_templates() -> Jinja2Templates:
-    """Jinja2 templates from scribe/review/templates with autoescaping on and the app's filters."""
+    """Jinja2 templates from scribe/review/templates with autoescaping on, the app's filters and the letter titles."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
@@ -96,6 +101,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["when"] = format_when
+    env.globals["letter_titles"] = {kind.value: title for kind, title in LETTER_TITLES.items()}
     return Jinja2Templates(env=env)
 
 
@@ -107,25 +113,10 @@ def format_when(value: datetime | None, empty: str = "") -> str:
     return f"{local.day} {local:%b %Y, %H:%M}"
 
 
-def _apply_retention(store: Store, settings: Settings) -> None:
-    try:
-        from scribe.store.retention import apply_retention
-    except ModuleNotFoundError as exc:
-        if exc.name != "scribe.store.retention":
-            raise
-        logger.warning("retention is not available yet; nothing deleted at start-up")
-        return
-    apply_retention(store, settings)
+def _start_runner(store: Store, settings: Settings) -> JobRunner:
+    """The background worker, started; imported here so an app without one never loads the speech and model stack."""
+    from scribe.review.jobs import JobRunner
 
-
-def _start_runner(store: Store, settings: Settings) -> Any:
-    try:
-        from scribe.review.jobs import JobRunner
-    except ModuleNotFoundError as exc:
-        if exc.name != "scribe.review.jobs":
-            raise
-        logger.warning("the job runner is not available yet; uploads will not be transcribed")
-        return None
     runner = JobRunner(store, settings)
     runner.start()
     return runner
@@ -142,7 +133,7 @@ def _json_client(request: Request) -> bool:
 
 def _wants_page(request: Request) -> bool:
     """A browser navigation (not htmx, not a JSON client)."""
-    return not _json_client(request) and "hx-request" not in request.headers
+    return not _json_client(request) and not deps.is_htmx(request)
 
 
 def _error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -162,8 +153,8 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(deps.SignInRequired)
     async def sign_in_required(request: Request, exc: deps.SignInRequired) -> Response:
         if request.method in ("GET", "HEAD") and _wants_page(request):
-            return RedirectResponse(exc.location, status_code=303)
-        headers = {"HX-Redirect": exc.location} if "hx-request" in request.headers else None
+            return deps.redirect(exc.location)
+        headers = {"HX-Redirect": exc.location} if deps.is_htmx(request) else None
         return _error(request, 401, "Your session has ended or you are not signed in. Please sign in.", headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -4,11 +4,10 @@ Usage in a router::
 
     @router.post("/consultations/{cid}/approve", dependencies=[Depends(deps.csrf)])
     def approve(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
-        consultation = deps.store(request).consultations.get(cid)
-        deps.authorize(request, "approve", consultation)
+        c = deps.consultation(request, cid, "approve")  # 404, or 403 (audited) without the right
         ...
-        deps.audit(request, "approve", f"consultation:{cid}")
-        return deps.render_page(request, "review/approved.html", {...})
+        deps.audit(request, "approve", deps.target(cid))
+        return deps.redirect(f"/consultations/{cid}")
 
 ``csrf`` itself depends on ``current_user``, so an unsigned request gets 401 (or the sign-in page)
 before any CSRF check, and the user is on ``request.state.user`` for auditing.
@@ -19,19 +18,24 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from scribe.config import Settings
 from scribe.errors import NotFoundError
 from scribe.review import policy
-from scribe.rows import AuditEvent, Consultation, Role, User
+from scribe.rows import AuditEvent, Consultation, Job, JobKind, Role, User
 from scribe.store.store import Session, Store
+
+if TYPE_CHECKING:
+    from scribe.review.jobs import JobRunner
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ SESSION_COOKIE = "scribe_session"
 LOGIN_CSRF_COOKIE = "scribe_login_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+SPEAKER_LABELS = {"clinician": "Clinician", "patient": "Patient", "unknown": "Speaker"}
+"""How transcript speakers are named on the live transcript and the review page."""
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _NO_SESSION = object()
 
@@ -83,6 +89,18 @@ def settings(request: Request) -> Settings:
 def templates(request: Request) -> Jinja2Templates:
     """The app's Jinja2 templates (autoescaping on)."""
     return request.app.state.templates
+
+
+def runner(request: Request) -> JobRunner | None:
+    """The app's JobRunner, or None when the app runs without a worker (tests, `scribe serve --no-worker`)."""
+    return getattr(request.app.state, "runner", None)
+
+
+def enqueuer(request: Request) -> Callable[[str, JobKind], Job]:
+    """How this app queues a background job: the worker's ``submit``, which wakes it, when the app runs one;
+    else the store's queue, where a later worker picks the job up."""
+    worker = runner(request)
+    return worker.submit if worker is not None else store(request).jobs.enqueue
 
 
 def client_ip(request: Request) -> str:
@@ -131,7 +149,7 @@ def second_factor_pending(request: Request, who: SignedIn) -> bool:
 
 def _here(request: Request) -> str:
     """The page to come back to after signing in: this page, or for htmx the page the fragment was for."""
-    if "hx-request" in request.headers:
+    if is_htmx(request):
         current = urlsplit(request.headers.get("hx-current-url", "/"))
         return f"{current.path}?{current.query}" if current.query else current.path or "/"
     if request.method not in ("GET", "HEAD"):
@@ -284,8 +302,43 @@ def _granted(request: Request, consultation: Consultation) -> list[int]:
 def authorize(request: Request, action: str, consultation: Consultation) -> None:
     """Raise 403 (after auditing outcome 'denied') unless the signed-in user may do ``action`` (see policy.py)."""
     if not allowed(request, action, consultation):
-        audit(request, action, f"consultation:{consultation.id}", outcome="denied")
+        audit(request, action, target(consultation.id), outcome="denied")
         raise HTTPException(403, "You do not have access to this for that consultation. Ask its clinician to grant it.")
+
+
+def target(cid: str) -> str:
+    """The audit target of a consultation."""
+    return f"consultation:{cid}"
+
+
+def consultation(request: Request, cid: str, action: str) -> Consultation:
+    """The consultation ``cid`` if the signed-in user may do ``action`` on it; 404 or 403 (audited) otherwise."""
+    found = store(request).consultations.get(cid)
+    authorize(request, action, found)
+    return found
+
+
+# --- requests and responses ----------------------------------------------------------------------------
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx sent the request (it wants a fragment, not a page)."""
+    return "hx-request" in request.headers
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the client asked for JSON (the recorder's fetch calls do)."""
+    return "application/json" in request.headers.get("accept", "")
+
+
+def redirect(url: str) -> RedirectResponse:
+    """303 See Other to ``url``: after a form post the browser loads the page with GET."""
+    return RedirectResponse(url, status_code=303)
+
+
+def one_line(form: FormData, name: str) -> str:
+    """A form field as one line of text: whitespace runs collapsed to one space, ends trimmed, '' when absent."""
+    return " ".join(str(form.get(name, "")).split())
 
 
 # --- rendering -----------------------------------------------------------------------------------------

@@ -32,10 +32,11 @@ from scribe.config import Settings
 from scribe.errors import EmptyAudioError, NotFoundError, ScribeError, StateError, TranscriptionError
 from scribe.notes.backends import Backend, load_backend
 from scribe.notes.draft import LiveDrafter
-from scribe.records import NoteSection, Segment, Transcript, now_utc
+from scribe.records import NoteSection, Segment, Transcript
+from scribe.review import workflow
 from scribe.review.live import LiveSession
 from scribe.review.playback import playback_flac
-from scribe.rows import ConsultationStatus, Job, JobKind, ReviewMetrics
+from scribe.rows import ConsultationStatus, Job, JobKind
 from scribe.store.store import Audio, Store
 
 log = logging.getLogger(__name__)
@@ -136,13 +137,9 @@ class JobRunner:
     def submit_upload(self, consultation_id: str) -> Job:
         """The 'original' audio is stored: mark the consultation TRANSCRIBING and queue its transcription.
 
-        StateError unless the consultation is RECORDING (or FAILED, for a second try).
+        StateError unless the consultation accepts a recording (see :func:`workflow.check_accepts_recording`).
         """
-        status = self.store.consultations.get(consultation_id).status
-        if status not in (ConsultationStatus.RECORDING, ConsultationStatus.FAILED):
-            raise StateError(f"consultation {consultation_id} is {status}; audio is accepted only before drafting")
-        self.store.consultations.set_status(consultation_id, ConsultationStatus.TRANSCRIBING)
-        return self.submit(consultation_id, JobKind.TRANSCRIBE)
+        return workflow.submit_recording(self.store, consultation_id, self.submit)
 
     def submit(self, consultation_id: str, kind: JobKind) -> Job:
         """Queue a job (e.g. LETTERS when the clinician asks for the letters again) and wake the worker."""
@@ -180,17 +177,13 @@ class JobRunner:
 
         StateError unless the consultation is RECORDING (a second stop changes nothing).
         """
-        with self._live_lock:
-            status = self.store.consultations.get(consultation_id).status
-            if status != ConsultationStatus.RECORDING:
-                raise StateError(f"consultation {consultation_id} is {status}, not recording; nothing to stop")
+        with self._live_lock:  # the TRANSCRIBE job waits for this lock, so it finds the session finishing
+            job = workflow.stop_recording(self.store, consultation_id, self.submit)
             session = self._live.pop(consultation_id, None)
             if session is not None:
                 self._finishing[consultation_id] = session
                 session.end_input()
-            self.store.consultations.set_status(consultation_id, ConsultationStatus.TRANSCRIBING)
-        self.store.consultations.update_metrics(consultation_id, _stamp("recording_stopped_at"))
-        return self.submit(consultation_id, JobKind.TRANSCRIBE)
+        return job
 
     # --- models ----------------------------------------------------------------------------------
     def _engine(self) -> WhisperEngine:
@@ -214,7 +207,7 @@ class JobRunner:
             if self.store.consultations.get(consultation_id).status != ConsultationStatus.RECORDING:
                 return None
             preload = self.store.audio.chunks(consultation_id) if seq > 0 else b""  # resuming after a restart
-            self.store.consultations.update_metrics(consultation_id, _stamp("recording_started_at"))
+            self.store.consultations.update_metrics(consultation_id, workflow.stamp("recording_started_at"))
         except NotFoundError:
             return None
         session = LiveSession(
@@ -329,8 +322,7 @@ class JobRunner:
         self.store.audio.put(cid, "playback", playback_flac(decoded))
         self.store.consultations.set_audio_info(cid, decoded.info)
         self.store.consultations.add_timings(cid, transcript.timings)
-        self.store.consultations.set_status(cid, ConsultationStatus.DRAFTING)
-        self.store.jobs.enqueue(cid, JobKind.DRAFT)
+        workflow.transcribed(self.store, cid, self.store.jobs.enqueue)
 
     def _finish_live(self, session: LiveSession, stored_bytes: int) -> Transcript | None:
         """The live transcript, or None when it cannot be trusted to cover the whole recording."""
@@ -377,12 +369,9 @@ class JobRunner:
             self.store.notes.add_version(cid, note, created_by=None)
             if "draft" in note.timings:
                 self.store.consultations.add_timings(cid, [note.timings["draft"]])
-        elif consultation.status not in (ConsultationStatus.DRAFTING, ConsultationStatus.FAILED):
+        elif not workflow.drafting(consultation):
             return  # already drafted and moved on (a job requeued after a restart)
-        self.store.consultations.update_metrics(cid, _stamp("draft_ready_at"))
-        self.store.consultations.set_status(cid, ConsultationStatus.DRAFTED)
-        if self.settings.draft_letters:
-            self.store.jobs.enqueue(cid, JobKind.LETTERS)
+        workflow.drafted(self.store, cid, self.store.jobs.enqueue, letters=self.settings.draft_letters)
 
     def _letters(self, cid: str) -> None:
         version = self.store.notes.get_version(cid)
@@ -391,13 +380,3 @@ class JobRunner:
             drafted = pipeline.letters(version.note, transcript, self.settings, self._backend())
         for letter in drafted:
             self.store.notes.put_letter(cid, version.version, letter)
-
-
-def _stamp(field: str) -> Callable[[ReviewMetrics], None]:
-    """A metrics change that sets ``field`` to now unless it is already set."""
-
-    def change(metrics: ReviewMetrics) -> None:
-        if getattr(metrics, field) is None:
-            setattr(metrics, field, now_utc())
-
-    return change

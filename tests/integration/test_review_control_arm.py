@@ -84,7 +84,7 @@ def test_an_unknown_arm_is_refused(site: Site) -> None:
 
 def test_control_arm_from_creation_to_approval(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
-    monkeypatch.setattr(review_routes, "_now", clock)
+    monkeypatch.setattr(review_routes, "now_utc", clock)
     response = site.new(arm="control")
     cid = response.headers["location"].split("/")[2]
     assert response.status_code == 303 and response.headers["location"] == f"/consultations/{cid}"

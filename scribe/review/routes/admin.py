@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from scribe.errors import StateError
 from scribe.review import deps
@@ -31,10 +31,6 @@ _NOTICES = {
     "totp-optional": "An authenticator code is now optional for this user.",
     "password": "Password set; the user's sessions were ended.",
 }
-
-
-def _see_other(target: str) -> RedirectResponse:
-    return RedirectResponse(target, status_code=303)
 
 
 def _users_page(request: Request, *, notice: str = "", error: str = "", form: dict | None = None, status_code=200):
@@ -90,7 +86,7 @@ def add_user(
         error = f"The username {username!r} is taken. Choose another."
         return _users_page(request, error=error, form=form, status_code=409)
     deps.audit(request, "user-add", f"user:{user.id}", detail=f"role {user.role}")
-    return _see_other("/admin/users?notice=added")
+    return deps.redirect("/admin/users?notice=added")
 
 
 def _target(request: Request, user_id: int) -> User:
@@ -110,7 +106,7 @@ def set_active(
     if not active:
         db.users.delete_user_sessions(target.id)
     deps.audit(request, "user-enable" if active else "user-disable", f"user:{target.id}")
-    return _see_other(f"/admin/users?notice={'enabled' if active else 'disabled'}")
+    return deps.redirect(f"/admin/users?notice={'enabled' if active else 'disabled'}")
 
 
 @router.post("/users/{user_id}/reset-totp", dependencies=[Depends(deps.csrf)])
@@ -121,7 +117,7 @@ def reset_totp(request: Request, user_id: int, admin: User = Depends(deps.admin_
     db.users.set_totp_secret(target.id, None)
     db.users.delete_user_sessions(target.id)
     deps.audit(request, "totp-reset", f"user:{target.id}")
-    return _see_other("/admin/users?notice=totp-reset")
+    return deps.redirect("/admin/users?notice=totp-reset")
 
 
 @router.post("/users/{user_id}/totp-required", dependencies=[Depends(deps.csrf)])
@@ -134,7 +130,7 @@ def require_totp(
         raise HTTPException(409, "Administrators always sign in with an authenticator code.")
     deps.store(request).users.update(target.id, totp_required=required)
     deps.audit(request, "totp-require" if required else "totp-optional", f"user:{target.id}")
-    return _see_other(f"/admin/users?notice={'totp-required' if required else 'totp-optional'}")
+    return deps.redirect(f"/admin/users?notice={'totp-required' if required else 'totp-optional'}")
 
 
 @router.post("/users/{user_id}/password", dependencies=[Depends(deps.csrf)])
@@ -151,7 +147,7 @@ def set_password(
     db.users.update(target.id, password_hash=password_hash)
     db.users.delete_user_sessions(target.id)
     deps.audit(request, "password-reset", f"user:{target.id}")
-    return _see_other("/admin/users?notice=password")
+    return deps.redirect("/admin/users?notice=password")
 
 
 # --- audit log ------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from scribe.review import deps
 from scribe.rows import User
@@ -42,10 +42,6 @@ _MAX_USERNAME = 150
 def _dummy_hash() -> str:
     # Verifying against this when the username is unknown keeps the response time the same.
     return hash_password("not-a-real-password-" + new_totp_secret())
-
-
-def _see_other(target: str) -> RedirectResponse:
-    return RedirectResponse(target, status_code=303)
 
 
 def _rate_limited(request: Request, username: str) -> str | None:
@@ -90,7 +86,7 @@ def login_page(request: Request, next_path: str = Query("/", alias="next")) -> R
     """The sign-in form (or straight on when already signed in)."""
     who = deps.signed_in(request)
     if who is not None and not deps.second_factor_pending(request, who):
-        return _see_other(deps.safe_next(next_path))
+        return deps.redirect(deps.safe_next(next_path))
     return _login_form(request, next_path)
 
 
@@ -133,7 +129,7 @@ def login(
     target = deps.safe_next(next_path)
     if pending:
         target = ("/login/totp" if user.totp_enabled else "/account/totp") + deps.next_query(target)
-    response = _see_other(target)
+    response = deps.redirect(target)
     _start_session(request, response, user, second_factor_done=not pending)
     response.delete_cookie(deps.LOGIN_CSRF_COOKIE, path="/login")
     deps.audit(request, "sign-in", f"user:{user.id}", detail="password ok, second factor next" if pending else "")
@@ -150,9 +146,9 @@ def totp_page(
     """Ask for the authenticator code."""
     who = request.state.signed_in
     if not deps.second_factor_pending(request, who):
-        return _see_other(deps.safe_next(next_path))
+        return deps.redirect(deps.safe_next(next_path))
     if not user.totp_enabled:
-        return _see_other("/account/totp" + deps.next_query(next_path))
+        return deps.redirect("/account/totp" + deps.next_query(next_path))
     return deps.render_page(request, "login_totp.html", {"next": deps.safe_next(next_path), "error": ""})
 
 
@@ -166,20 +162,20 @@ def totp_submit(
     """Check the code; on success the session is replaced by a complete one."""
     db = deps.store(request)
     if not deps.second_factor_pending(request, request.state.signed_in):
-        return _see_other(deps.safe_next(next_path))
+        return deps.redirect(deps.safe_next(next_path))
     context = {"next": deps.safe_next(next_path)}
     if message := _rate_limited(request, user.username):
         deps.audit(request, "sign-in-totp", f"user:{user.id}", outcome="denied", detail="rate limited")
         return deps.render_page(request, "login_totp.html", {**context, "error": message}, status_code=429)
     secret = db.users.totp_secret(user.id)
     if secret is None:
-        return _see_other("/account/totp" + deps.next_query(next_path))
+        return deps.redirect("/account/totp" + deps.next_query(next_path))
     if not verify_totp(secret, code):
         db.users.record_login_failure(user.username, deps.client_ip(request))
         deps.audit(request, "sign-in-totp", f"user:{user.id}", outcome="failed", detail="wrong code")
         error = "That code is not right. Enter the 6-digit code your authenticator app shows now."
         return deps.render_page(request, "login_totp.html", {**context, "error": error}, status_code=401)
-    response = _see_other(deps.safe_next(next_path))
+    response = deps.redirect(deps.safe_next(next_path))
     _start_session(request, response, user, second_factor_done=True)
     deps.audit(request, "sign-in-totp", f"user:{user.id}")
     return response
@@ -190,7 +186,7 @@ def logout(request: Request, user: User = Depends(deps.session_user)) -> Respons
     """End this session."""
     deps.store(request).users.delete_session(request.state.signed_in.token)
     deps.audit(request, "sign-out", f"user:{user.id}")
-    response = _see_other("/login")
+    response = deps.redirect("/login")
     deps.clear_session_cookie(response, deps.settings(request))
     return response
 
@@ -237,7 +233,7 @@ def change_password(
         return _account(request, error=f"Choose a longer password: {exc}.", status_code=400)
     db.users.update(user.id, password_hash=new_hash)
     db.users.delete_user_sessions(user.id)
-    response = _see_other("/account?notice=password")
+    response = deps.redirect("/account?notice=password")
     _start_session(request, response, user, second_factor_done=True)
     deps.audit(request, "password-change", f"user:{user.id}")
     return response
@@ -266,7 +262,7 @@ def totp_enrol_page(
     pending = deps.second_factor_pending(request, request.state.signed_in)
     if user.totp_enabled:
         if pending:
-            return _see_other("/login/totp" + deps.next_query(next_path))
+            return deps.redirect("/login/totp" + deps.next_query(next_path))
         context = {"enrolled": True, "pending": False, "error": "", "next": "/"}
         return deps.render_page(request, "account_totp.html", context)
     return _enrol_page(request, user, new_totp_secret(), next_path)
@@ -284,7 +280,7 @@ def totp_enrol(
     db = deps.store(request)
     pending = deps.second_factor_pending(request, request.state.signed_in)
     if user.totp_enabled:
-        return _see_other(("/login/totp" + deps.next_query(next_path)) if pending else "/account/totp")
+        return deps.redirect(("/login/totp" + deps.next_query(next_path)) if pending else "/account/totp")
     if not _BASE32.match(secret):
         return _enrol_page(request, user, new_totp_secret(), next_path, error="Start again with this new secret.")
     if message := _rate_limited(request, user.username):
@@ -296,7 +292,7 @@ def totp_enrol(
         error = "That code does not match. Check the secret was entered correctly and type the current code."
         return _enrol_page(request, user, secret, next_path, error=error, status_code=400)
     db.users.set_totp_secret(user.id, secret)
-    response = _see_other(deps.safe_next(next_path) if pending else "/account?notice=totp")
+    response = deps.redirect(deps.safe_next(next_path) if pending else "/account?notice=totp")
     if pending:
         _start_session(request, response, user, second_factor_done=True)
     deps.audit(request, "totp-enrol", f"user:{user.id}")

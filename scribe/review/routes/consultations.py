@@ -15,26 +15,25 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from scribe.audio.decode import probe_audio
-from scribe.errors import AudioError
+from scribe.errors import AudioError, StateError
 from scribe.notes.editing import blank_note
 from scribe.notes.templates import load_template, template_names
-from scribe.review import deps, policy
-from scribe.rows import Consent, Consultation, ConsultationStatus, JobKind, PatientDetails, ReviewMetrics, Role, User
-from scribe.store.store import Audio, Store
+from scribe.review import deps, policy, workflow
+from scribe.rows import Consent, Consultation, ConsultationStatus, PatientDetails, ReviewMetrics, Role, User
+from scribe.store.store import Audio
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
-SPEAKER_LABELS = {"clinician": "Clinician", "patient": "Patient", "unknown": "Speaker"}
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
 """Largest single recording chunk accepted (2 s of Opus is a few kB; this only stops abuse)."""
 
@@ -44,7 +43,6 @@ ARMS = {
 }
 """The choice on the new-consultation form, stored as ``ReviewMetrics.arm``."""
 
-_PIPELINE = (ConsultationStatus.TRANSCRIBING, ConsultationStatus.DRAFTING)
 _STATUS_TEXT = {
     ConsultationStatus.CONSENT: "Waiting for the patient's consent.",
     ConsultationStatus.RECORDING: "Ready for a recording or an upload.",
@@ -53,47 +51,6 @@ _STATUS_TEXT = {
     ConsultationStatus.DRAFTED: "The draft is ready for your review.",
     ConsultationStatus.FAILED: "A stage failed; see the message above.",
 }
-
-
-# --- shared helpers (the review and export routes use these too) ------------------------------------
-
-
-def target(cid: str) -> str:
-    """The audit target of a consultation."""
-    return f"consultation:{cid}"
-
-
-def load(request: Request, cid: str, action: str) -> Consultation:
-    """The consultation ``cid`` if the signed-in user may do ``action`` on it; 404 or 403 (audited) otherwise."""
-    consultation = deps.store(request).consultations.get(cid)
-    deps.authorize(request, action, consultation)
-    return consultation
-
-
-def runner(request: Request) -> Any:
-    """The app's JobRunner, or None when the app runs without a worker (tests, `scribe serve --no-worker`)."""
-    return getattr(request.app.state, "runner", None)
-
-
-def queue(request: Request, cid: str, kind: JobKind) -> None:
-    """Queue a background job, waking the worker when the app runs one (else a later worker picks it up)."""
-    worker = runner(request)
-    if worker is not None:
-        worker.submit(cid, kind)
-    else:
-        deps.store(request).jobs.enqueue(cid, kind)
-
-
-def is_htmx(request: Request) -> bool:
-    return "hx-request" in request.headers
-
-
-def wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
-
-
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def valid_nhs_number(number: str) -> bool:
@@ -106,15 +63,6 @@ def valid_nhs_number(number: str) -> bool:
     if check == 11:
         check = 0
     return check != 10 and check == int(digits[9])
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def is_control(c: Consultation) -> bool:
-    """Whether the clinician writes this consultation's note unaided, as the control arm (nothing is recorded)."""
-    return c.metrics.arm == "control"
 
 
 # --- the list ----------------------------------------------------------------------------------------
@@ -222,9 +170,7 @@ def validate_patient(values: dict[str, str], templates: list[str]) -> dict[str, 
 async def new_submit(request: Request, user: User = Depends(deps.current_user)) -> Response:
     _clinician(user)
     form = await request.form()
-    values = {
-        k: " ".join(str(form.get(k, "")).split()) for k in ("template", "name", "nhs_number", "birth_date", "reason")
-    }
+    values = {k: deps.one_line(form, k) for k in ("template", "name", "nhs_number", "birth_date", "reason")}
     values["arm"] = str(form.get("arm", "")).strip() or "scribe"
     errors = validate_patient(values, template_names(deps.settings(request).templates_dir))
     if values["arm"] not in ARMS:
@@ -240,16 +186,16 @@ async def new_submit(request: Request, user: User = Depends(deps.current_user)) 
     store = deps.store(request)
     c = store.consultations.create(user.id, values["template"], patient)
     if values["arm"] != "control":
-        deps.audit(request, "create", target(c.id))
-        return redirect(f"/consultations/{c.id}/consent")
+        deps.audit(request, "create", deps.target(c.id))
+        return deps.redirect(f"/consultations/{c.id}/consent")
 
     def control(m: ReviewMetrics) -> None:
         m.arm = "control"
 
     c.metrics = store.consultations.update_metrics(c.id, control)
-    deps.audit(request, "create", target(c.id), detail="control arm")
+    deps.audit(request, "create", deps.target(c.id), detail="control arm")
     _write_blank(request, c, user)
-    return redirect(f"/consultations/{c.id}")
+    return deps.redirect(f"/consultations/{c.id}")
 
 
 # --- consent -----------------------------------------------------------------------------------------
@@ -261,79 +207,59 @@ def _consent_page(request: Request, c: Consultation, error: str = "", status_cod
         "error": error,
         "can_write": c.current_version == 0 and deps.allowed(request, "edit", c),
         "has_note": c.current_version > 0,
-        "control": is_control(c),
+        "control": workflow.is_control(c),
     }
     return deps.render_page(request, "consultations/consent.html", context, status_code=status_code)
 
 
 @router.get("/consultations/{cid}/consent")
 def consent_form(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
-    c = load(request, cid, "record")
+    c = deps.consultation(request, cid, "record")
     if c.consent is not None and c.consent.agreed:
-        return redirect(f"/consultations/{cid}/record")
-    if is_control(c) and c.current_version:
-        return redirect(f"/consultations/{cid}")
+        return deps.redirect(f"/consultations/{cid}/record")
+    if workflow.is_control(c) and c.current_version:
+        return deps.redirect(f"/consultations/{cid}")
     return _consent_page(request, c)
 
 
 @router.post("/consultations/{cid}/consent", dependencies=[Depends(deps.csrf)])
 async def consent_submit(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
-    c = load(request, cid, "record")
-    if is_control(c):
-        raise HTTPException(409, "This is a control-arm consultation: nothing is recorded, so no consent is needed.")
+    c = deps.consultation(request, cid, "record")
+    workflow.check_consent(c)
     decision = (await request.form()).get("decision")
     if decision not in ("agreed", "objected"):
         return _consent_page(request, c, "Choose whether the patient agreed or objected.", status_code=400)
-    if c.consent is not None:
-        raise HTTPException(409, "Consent for this consultation is already recorded and cannot be changed.")
     agreed = decision == "agreed"
     c = deps.store(request).consultations.set_consent(cid, Consent(informed=True, agreed=agreed, recorded_by=user.id))
-    deps.audit(request, "consent", target(cid), detail="agreed" if agreed else "objected")
-    return redirect(f"/consultations/{cid}/record" if agreed else f"/consultations/{cid}/consent")
+    deps.audit(request, "consent", deps.target(cid), detail="agreed" if agreed else "objected")
+    return deps.redirect(f"/consultations/{cid}/record" if agreed else f"/consultations/{cid}/consent")
 
 
 def _write_blank(request: Request, c: Consultation, user: User) -> None:
     """Give ``c`` an empty note from its template for the clinician to write without the scribe.
 
-    After an objection the consultation stays NOT_RECORDED. A control-arm consultation becomes
-    DRAFTED, so the review page times the writing exactly as it times a draft's review (first shown,
-    heartbeats of active use, approval); with no consent recorded, nothing can ever be recorded for it.
+    See :func:`scribe.review.workflow.write_unaided`: in the control arm the review page then times the
+    writing exactly as it times a draft's review (first shown, heartbeats of active use, approval).
     """
-    store = deps.store(request)
     note = blank_note(load_template(c.template, deps.settings(request).templates_dir))
-    store.notes.add_version(c.id, note, created_by=user.id)
-    if is_control(c):
-        store.consultations.set_status(c.id, ConsultationStatus.DRAFTED)
-    deps.audit(request, "write-unaided", target(c.id), detail="control arm" if is_control(c) else "patient objected")
+    workflow.write_unaided(deps.store(request), c, note, user.id)
+    deps.audit(
+        request,
+        "write-unaided",
+        deps.target(c.id),
+        detail="control arm" if workflow.is_control(c) else "patient objected",
+    )
 
 
 @router.post("/consultations/{cid}/unaided", dependencies=[Depends(deps.csrf)])
 def write_unaided(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """After an objection, or in the control arm: an empty note from the template to write without the scribe."""
-    c = load(request, cid, "edit")
-    unaided = c.status == ConsultationStatus.NOT_RECORDED or (is_control(c) and c.consent is None)
-    if not unaided or c.current_version:
-        raise HTTPException(409, "This consultation already has a note, or it is being recorded for scribe.")
+    c = deps.consultation(request, cid, "edit")
     _write_blank(request, c, user)
-    return redirect(f"/consultations/{cid}")
+    return deps.redirect(f"/consultations/{cid}")
 
 
 # --- recording and upload --------------------------------------------------------------------------
-
-
-def _started(c: Consultation) -> bool:
-    """Whether recording in the browser has begun (status RECORDING alone means consent given, ready to record)."""
-    return c.status == ConsultationStatus.RECORDING and c.metrics.recording_started_at is not None
-
-
-def _can_upload(c: Consultation) -> bool:
-    ready = c.status == ConsultationStatus.RECORDING and not _started(c)
-    return (
-        c.consent is not None
-        and c.consent.agreed
-        and c.current_version == 0
-        and (ready or c.status == ConsultationStatus.FAILED)
-    )
 
 
 def _record_page(request: Request, c: Consultation, error: str = "", status_code: int = 200) -> Response:
@@ -341,12 +267,12 @@ def _record_page(request: Request, c: Consultation, error: str = "", status_code
         "consultation": c,
         "base": f"/consultations/{c.id}",
         "error": error,
-        "can_record": _can_upload(c) and c.status == ConsultationStatus.RECORDING,
-        "can_upload": _can_upload(c),
-        "interrupted": _started(c) and c.current_version == 0,
+        "can_record": workflow.accepts_recording(c) and c.status == ConsultationStatus.RECORDING,
+        "can_upload": workflow.accepts_recording(c),
+        "interrupted": workflow.recording_started(c) and c.current_version == 0,
         "max_upload_mb": deps.settings(request).max_upload_mb,
         "segments": [],
-        "speaker_labels": SPEAKER_LABELS,
+        "speaker_labels": deps.SPEAKER_LABELS,
         **_status_context(c),
     }
     return deps.render_page(request, "consultations/record.html", context, status_code=status_code)
@@ -354,45 +280,30 @@ def _record_page(request: Request, c: Consultation, error: str = "", status_code
 
 @router.get("/consultations/{cid}/record")
 def record_page(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
-    c = load(request, cid, "record")
-    if is_control(c) and c.current_version:
-        return redirect(f"/consultations/{cid}")
+    c = deps.consultation(request, cid, "record")
+    if workflow.is_control(c) and c.current_version:
+        return deps.redirect(f"/consultations/{cid}")
     if c.consent is None or not c.consent.agreed:
-        return redirect(f"/consultations/{cid}/consent")
+        return deps.redirect(f"/consultations/{cid}/consent")
     if c.current_version:
-        return redirect(f"/consultations/{cid}")
-    deps.audit(request, "view", target(cid), detail="record page")
+        return deps.redirect(f"/consultations/{cid}")
+    deps.audit(request, "view", deps.target(cid), detail="record page")
     return _record_page(request, c)
-
-
-def _require_consent(c: Consultation) -> None:
-    if is_control(c):
-        raise HTTPException(409, "This is a control-arm consultation: nothing is recorded; write the note yourself.")
-    if c.consent is None or not c.consent.agreed:
-        raise HTTPException(409, "Record the patient's consent before recording.")
 
 
 @router.post("/consultations/{cid}/start", dependencies=[Depends(deps.csrf)])
 def start_recording(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Mark the consultation RECORDING; the browser then sends chunks from sequence number 0."""
-    c = load(request, cid, "record")
-    _require_consent(c)
-    if c.status != ConsultationStatus.RECORDING or _started(c) or c.current_version:
-        raise HTTPException(409, "This consultation is already recorded or recording; reload the page.")
-    store = deps.store(request)
-
-    def started(m: ReviewMetrics) -> None:
-        m.recording_started_at = _now()
-
-    store.consultations.update_metrics(cid, started)
-    deps.audit(request, "record-start", target(cid))
+    c = deps.consultation(request, cid, "record")
+    workflow.start_recording(deps.store(request), c)
+    deps.audit(request, "record-start", deps.target(cid))
     return JSONResponse({"next_seq": 0})
 
 
 @router.post("/consultations/{cid}/chunks/{seq}", dependencies=[Depends(deps.csrf)])
 async def recording_chunk(request: Request, cid: str, seq: int, user: User = Depends(deps.current_user)) -> Response:
     """One piece of the browser's recording (raw WebM/Opus bytes); idempotent per sequence number."""
-    c = load(request, cid, "record")
+    c = deps.consultation(request, cid, "record")
     if seq < 0 or seq > 1_000_000:
         raise HTTPException(400, "The chunk number is out of range.")
     declared = request.headers.get("content-length")
@@ -403,10 +314,10 @@ async def recording_chunk(request: Request, cid: str, seq: int, user: User = Dep
         raise HTTPException(400, "The recording chunk is empty.")
     if len(data) > MAX_CHUNK_BYTES:
         raise HTTPException(413, "The recording chunk is too large.")
-    if not _started(c):
+    if not workflow.recording_started(c):
         raise HTTPException(409, "This consultation is not recording; reload the page.")
     stored = deps.store(request).audio.append_chunk(cid, seq, data)
-    if stored and (worker := runner(request)) is not None:
+    if stored and (worker := deps.runner(request)) is not None:
         worker.live_chunk(cid, seq, data)
     return JSONResponse({"stored": stored, "seq": seq})
 
@@ -414,43 +325,32 @@ async def recording_chunk(request: Request, cid: str, seq: int, user: User = Dep
 @router.post("/consultations/{cid}/stop", dependencies=[Depends(deps.csrf)])
 def stop_recording(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """End the recording: the transcript is finished (or made from the saved chunks) and the note drafted."""
-    c = load(request, cid, "record")
-    if not _started(c):
+    c = deps.consultation(request, cid, "record")
+    if not workflow.recording_started(c):
         raise HTTPException(409, "This consultation is not recording.")
     store = deps.store(request)
-    if (worker := runner(request)) is not None:
+    if (worker := deps.runner(request)) is not None:
         worker.stop_recording(cid)
-    else:
+    else:  # no live session to finish: the stored chunks are the recording a later worker transcribes
         data = store.audio.chunks(cid)
         if not data:
             raise HTTPException(409, "Nothing was recorded yet; record for a few seconds before stopping.")
         store.audio.put(cid, "original", Audio(data, "audio/webm"))
-
-        def stopped(m: ReviewMetrics) -> None:
-            m.recording_stopped_at = _now()
-
-        store.consultations.update_metrics(cid, stopped)
-        _queue_transcription(store, cid)
-    deps.audit(request, "record-stop", target(cid))
-    if wants_json(request):
+        workflow.stop_recording(store, cid, store.jobs.enqueue)
+    deps.audit(request, "record-stop", deps.target(cid))
+    if deps.wants_json(request):
         return JSONResponse({"next": f"/consultations/{cid}/record"})
-    return redirect(f"/consultations/{cid}/record")
-
-
-def _queue_transcription(store: Store, cid: str) -> None:
-    """What JobRunner.submit_upload does, for an app without a worker: a later worker picks the job up."""
-    store.consultations.set_status(cid, ConsultationStatus.TRANSCRIBING)
-    store.jobs.enqueue(cid, JobKind.TRANSCRIBE)
+    return deps.redirect(f"/consultations/{cid}/record")
 
 
 @router.get("/consultations/{cid}/live")
 def live_transcript(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """The live transcript so far, as an htmx fragment; 286 (htmx: stop polling) once recording has ended."""
-    c = load(request, cid, "transcript")
-    worker = runner(request)
+    c = deps.consultation(request, cid, "transcript")
+    worker = deps.runner(request)
     segments = worker.live_segments(cid) if worker is not None else []
     done = c.status != ConsultationStatus.RECORDING
-    context = {"segments": segments, "speaker_labels": SPEAKER_LABELS}
+    context = {"segments": segments, "speaker_labels": deps.SPEAKER_LABELS}
     return deps.render_page(request, "consultations/_live.html", context, status_code=286 if done else 200)
 
 
@@ -467,16 +367,16 @@ def _status_context(c: Consultation) -> dict[str, Any]:
 @router.get("/consultations/{cid}/status")
 def status_fragment(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Where the pipeline stands, for polling; redirects (htmx) to the review page once the draft is ready."""
-    c = load(request, cid, "view")
+    c = deps.consultation(request, cid, "view")
     context = _status_context(c)
-    worker = runner(request)
+    worker = deps.runner(request)
     if c.status == ConsultationStatus.DRAFTING and worker is not None and deps.allowed(request, "edit", c):
         context["written"] = worker.written_sections(cid)  # for the reviewing clinician only: a draft in progress
-    headers = {"HX-Redirect": f"/consultations/{cid}"} if context["ready"] and is_htmx(request) else None
+    headers = {"HX-Redirect": f"/consultations/{cid}"} if context["ready"] and deps.is_htmx(request) else None
     final = context["ready"] or c.status == ConsultationStatus.FAILED
-    if wants_json(request):
+    if deps.wants_json(request):
         return JSONResponse({"status": c.status.value, "ready": context["ready"], "error": c.error})
-    code = 286 if final and is_htmx(request) and not headers else 200
+    code = 286 if final and deps.is_htmx(request) and not headers else 200
     return deps.render_page(request, "consultations/_status.html", context, status_code=code, headers=headers)
 
 
@@ -569,10 +469,11 @@ async def upload(request: Request, cid: str, user: User = Depends(deps.current_u
             if not header_ok:
                 raise _Refused(403, "This form has expired or did not come from this site. Reload the page.")
             raise _Refused(400, "Send the recording as a file from the upload form.")
-        c = load(request, cid, "record")
-        _require_consent(c)
-        if not _can_upload(c):
-            raise _Refused(409, "This consultation already has a recording, or is being recorded.")
+        c = deps.consultation(request, cid, "record")
+        try:
+            workflow.check_accepts_recording(c)
+        except StateError as exc:
+            raise _Refused(409, str(exc)) from None
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit + 64 * 1024 and header_ok:
             raise _Refused(413, f"The file is larger than the {limit // (1024 * 1024)} MB limit.")
@@ -592,38 +493,25 @@ async def upload(request: Request, cid: str, user: User = Depends(deps.current_u
         if refused.status == 403:
             deps.audit(request, "csrf", request.url.path, outcome="denied")
         else:
-            deps.audit(request, "upload", target(cid), outcome="failed", detail=f"{refused.status}")
-        if refused.status in (403, 409) or wants_json(request):
+            deps.audit(request, "upload", deps.target(cid), outcome="failed", detail=f"{refused.status}")
+        if refused.status in (403, 409) or deps.wants_json(request):
             raise HTTPException(refused.status, refused.message) from None
         return _record_page(request, deps.store(request).consultations.get(cid), refused.message, refused.status)
     media_type = form.media_type if form.media_type.startswith(("audio/", "video/")) else f"audio/{info.format}"
     store = deps.store(request)
     store.audio.put(cid, "original", Audio(data, media_type))
-    if (worker := runner(request)) is not None:
-        worker.submit_upload(cid)
-    else:
-        _queue_transcription(store, cid)
-    deps.audit(request, "upload", target(cid), detail=f"{len(data)} bytes")
-    return redirect(f"/consultations/{cid}/record")
+    workflow.submit_recording(store, cid, deps.enqueuer(request))
+    deps.audit(request, "upload", deps.target(cid), detail=f"{len(data)} bytes")
+    return deps.redirect(f"/consultations/{cid}/record")
 
 
 @router.post("/consultations/{cid}/retry", dependencies=[Depends(deps.csrf)])
 def retry(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Run the failed stage again (after a fix or a restart of the model server)."""
-    c = load(request, cid, "record")
-    if c.status != ConsultationStatus.FAILED:
-        raise HTTPException(409, "Only a failed consultation can be retried.")
-    store = deps.store(request)
-    if store.notes.get_transcript(cid) is not None:
-        store.consultations.set_status(cid, ConsultationStatus.DRAFTING)
-        queue(request, cid, JobKind.DRAFT)
-    elif store.audio.get(cid, "original") is not None:
-        store.consultations.set_status(cid, ConsultationStatus.TRANSCRIBING)
-        queue(request, cid, JobKind.TRANSCRIBE)
-    else:
-        raise HTTPException(409, "There is no recording to retry; upload one instead.")
-    deps.audit(request, "retry", target(cid))
-    return redirect(f"/consultations/{cid}/record")
+    c = deps.consultation(request, cid, "record")
+    workflow.retry(deps.store(request), c, deps.enqueuer(request))
+    deps.audit(request, "retry", deps.target(cid))
+    return deps.redirect(f"/consultations/{cid}/record")
 
 
 # --- access and deletion ---------------------------------------------------------------------------
@@ -632,23 +520,23 @@ def retry(request: Request, cid: str, user: User = Depends(deps.current_user)) -
 @router.post("/consultations/{cid}/access", dependencies=[Depends(deps.csrf)])
 async def grant_access(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Let another user open this consultation (owner or admin)."""
-    load(request, cid, "grant")
+    deps.consultation(request, cid, "grant")
     username = str((await request.form()).get("username", "")).strip()
     store = deps.store(request)
     found = store.users.find(username) if username else None
     if found is None or not found[0].active:
         raise HTTPException(400, "There is no active user with that username; check the spelling.")
     store.consultations.grant(cid, found[0].id)
-    deps.audit(request, "grant", target(cid), detail=f"user:{found[0].id}")
-    return redirect(f"/consultations/{cid}?tab=history")
+    deps.audit(request, "grant", deps.target(cid), detail=f"user:{found[0].id}")
+    return deps.redirect(f"/consultations/{cid}?tab=history")
 
 
 @router.post("/consultations/{cid}/delete", dependencies=[Depends(deps.csrf)])
 async def delete(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Delete the consultation for good (owner or admin), leaving an audit tombstone."""
-    load(request, cid, "delete")
+    deps.consultation(request, cid, "delete")
     if (await request.form()).get("confirm") != "yes":
         raise HTTPException(400, "Tick the box to confirm the deletion.")
     deps.store(request).consultations.delete(cid)
-    deps.audit(request, "delete", target(cid), detail="by user")
-    return redirect("/")
+    deps.audit(request, "delete", deps.target(cid), detail="by user")
+    return deps.redirect("/")

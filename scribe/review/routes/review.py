@@ -27,16 +27,12 @@ from scribe.notes.editing import (
     Flags,
     SectionDiff,
     apply_edit,
-    correction_of,
     diff_note,
     flags,
     restore_removed,
-    section_changes,
-    undo_edits,
 )
 from scribe.records import Grounded, Letter, LetterKind, NoteDraft, RemovedStatement, Statement, Transcript, now_utc
-from scribe.review import deps
-from scribe.review.routes.consultations import SPEAKER_LABELS, is_htmx, load, queue, redirect, target
+from scribe.review import deps, workflow
 from scribe.rows import (
     Approval,
     Consultation,
@@ -45,14 +41,13 @@ from scribe.rows import (
     Edit,
     EditAction,
     ExportRecord,
-    JobKind,
     NoteState,
     NoteVersion,
     PatientDetails,
     ReviewMetrics,
     User,
 )
-from scribe.store.store import Store
+from scribe.store.retention import apply_retention
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +116,7 @@ class ReviewView:
     tabs: tuple[tuple[str, str], ...] = TABS
     transcript: Transcript | None = None
     audio_available: bool = False
-    speaker_labels: dict[str, str] = field(default_factory=lambda: SPEAKER_LABELS)
+    speaker_labels: dict[str, str] = field(default_factory=lambda: deps.SPEAKER_LABELS)
     disputes: list[Dispute] = field(default_factory=list)
     letters: dict[str, Letter | None] = field(default_factory=dict)
     diff_base: NoteVersion | None = None
@@ -186,7 +181,7 @@ def _view(
         if version.based_on is not None:
             view.diff_base = store.notes.get_version(c.id, version.based_on)
         elif version.created_by is None:  # the model's draft, as it was before this version's edits
-            view.diff_base = version.model_copy(update={"note": _as_drafted(store, c.id, version)})
+            view.diff_base = version.model_copy(update={"note": workflow.as_drafted(store, c.id, version)})
         if view.diff_base is not None:
             view.diffs = diff_note(view.diff_base.note, note)
     if tab == "history":
@@ -210,12 +205,12 @@ def review_page(
 ) -> Response:
     """The review page (or, for users who may only see metadata, the consultation's facts)."""
     store = deps.store(request)
-    c = load(request, cid, "view")
+    c = deps.consultation(request, cid, "view")
     if not deps.allowed(request, "note", c):
         return _metadata_page(request, c)
     if not c.current_version:
         step = "consent" if c.consent is None or not c.consent.agreed else "record"
-        return redirect(f"/consultations/{cid}/{step}")
+        return deps.redirect(f"/consultations/{cid}/{step}")
     if tab not in dict(TABS):
         tab = "note"
     v = _version(request, c, version)
@@ -226,7 +221,7 @@ def review_page(
 
         store.consultations.update_metrics(cid, shown)
     _beats(request)[(cid, user.id)] = now_utc()
-    deps.audit(request, "view", target(cid), detail=f"version {v.version} {tab}")
+    deps.audit(request, "view", deps.target(cid), detail=f"version {v.version} {tab}")
     return deps.render_page(request, "review/page.html", {"r": _view(request, c, v, tab, full=True)})
 
 
@@ -240,7 +235,7 @@ def _metadata_page(request: Request, c: Consultation) -> Response:
         "can_grant": deps.allowed(request, "grant", c),
         "can_delete": deps.allowed(request, "delete", c),
     }
-    deps.audit(request, "view", target(c.id), detail="metadata")
+    deps.audit(request, "view", deps.target(c.id), detail="metadata")
     return deps.render_page(request, "consultations/meta.html", context)
 
 
@@ -252,7 +247,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 @router.get("/consultations/{cid}/audio")
 def audio(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """The recording for playback, with HTTP Range support (206) so the browser can seek; 404 once deleted."""
-    c = load(request, cid, "transcript")
+    c = deps.consultation(request, cid, "transcript")
     store = deps.store(request)
     stored = store.audio.get(cid, "playback") or store.audio.get(cid, "original")
     if stored is None or c.audio_deleted_at is not None:
@@ -261,7 +256,7 @@ def audio(request: Request, cid: str, user: User = Depends(deps.current_user)) -
     headers = {"Accept-Ranges": "bytes", "Content-Disposition": "inline"}
     spec = request.headers.get("range")
     if spec is None:
-        deps.audit(request, "listen", target(cid))
+        deps.audit(request, "listen", deps.target(cid))
         return Response(data, media_type=stored.media_type, headers=headers)
     match = _RANGE.match(spec.strip())
     if not match or not (match.group(1) or match.group(2)):
@@ -274,7 +269,7 @@ def audio(request: Request, cid: str, user: User = Depends(deps.current_user)) -
     if start >= size or end < start:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
     if start == 0:
-        deps.audit(request, "listen", target(cid))
+        deps.audit(request, "listen", deps.target(cid))
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return Response(data[start : end + 1], status_code=206, media_type=stored.media_type, headers=headers)
 
@@ -293,10 +288,8 @@ def _form_version(form: FormData, c: Consultation) -> int:
 
 
 def _draft(request: Request, c: Consultation, number: int) -> NoteVersion:
-    v = deps.store(request).notes.get_version(c.id, number)
-    if v.state != NoteState.DRAFT:
-        raise HTTPException(409, "This version is approved or rejected and read-only; use 'Correct this note'.")
-    return v
+    """Version ``number`` if it is an editable DRAFT; StateError (409) otherwise."""
+    return workflow.draft_version(deps.store(request), c, number)
 
 
 def _check_key(v: NoteVersion, key: str) -> None:
@@ -318,7 +311,7 @@ def _section_response(request: Request, c: Consultation, v: NoteVersion, key: st
 
 
 async def _change(request: Request, cid: str, key: str, index: int | None, action: EditAction, user: User) -> Response:
-    c = load(request, cid, "edit")
+    c = deps.consultation(request, cid, "edit")
     form = await request.form()
     number = _form_version(form, c)
     v = _draft(request, c, number)
@@ -333,34 +326,36 @@ async def _change(request: Request, cid: str, key: str, index: int | None, actio
         raise HTTPException(400, str(exc)) from None
     if (change.before, change.after) != ("", "") and change.before != change.after:
         v = store.notes.save_note(cid, number, note, change.to_edit(cid, number, user.id))
-        deps.audit(request, "edit", target(cid), detail=f"version {number} {key} {change.index} {change.action.value}")
-    if is_htmx(request):
+        deps.audit(
+            request, "edit", deps.target(cid), detail=f"version {number} {key} {change.index} {change.action.value}"
+        )
+    if deps.is_htmx(request):
         return _section_response(request, c, v, key)
-    return redirect(f"/consultations/{cid}#sec-{key}")
+    return deps.redirect(f"/consultations/{cid}#sec-{key}")
 
 
 @router.get("/consultations/{cid}/sections/{key}")
 def section_fragment(request: Request, cid: str, key: str, user: User = Depends(deps.current_user)) -> Response:
     """One section of the current version (htmx: cancel an edit)."""
-    c = load(request, cid, "note")
+    c = deps.consultation(request, cid, "note")
     v = _version(request, c)
     _check_key(v, key)
-    if not is_htmx(request):
-        return redirect(f"/consultations/{cid}#sec-{key}")
+    if not deps.is_htmx(request):
+        return deps.redirect(f"/consultations/{cid}#sec-{key}")
     return _section_response(request, c, v, key)
 
 
 @router.get("/consultations/{cid}/statements/{key}/{index}/edit")
 def edit_form(request: Request, cid: str, key: str, index: int, user: User = Depends(deps.current_user)) -> Response:
     """The edit form for one statement: a fragment for htmx, a small page otherwise."""
-    c = load(request, cid, "edit")
+    c = deps.consultation(request, cid, "edit")
     v = _draft(request, c, c.current_version)
     _check_key(v, key)
     section = next((s for s in v.note.sections if s.key == key), None)
     if section is None or not 0 <= index < len(section.statements):
         raise HTTPException(404, "There is no such statement; reload the page.")
     context = {"r": _view(request, c, v), "key": key, "index": index, "text": section.statements[index].text}
-    template = "review/_statement_edit.html" if is_htmx(request) else "review/edit.html"
+    template = "review/_statement_edit.html" if deps.is_htmx(request) else "review/edit.html"
     return deps.render_page(request, template, context)
 
 
@@ -396,7 +391,7 @@ async def restore_statement(
     version, section key and position, never the text). The form names the statement's section and a
     fingerprint of its text, so a page that is out of date gets 409 instead of restoring another statement.
     """
-    c = load(request, cid, "edit")
+    c = deps.consultation(request, cid, "edit")
     form = await request.form()
     number = _form_version(form, c)
     v = _draft(request, c, number)
@@ -413,30 +408,19 @@ async def restore_statement(
     except EditError as exc:
         raise HTTPException(400, str(exc)) from None
     v = store.notes.save_note(cid, number, note, change.to_edit(cid, number, user.id))
-    deps.audit(request, "restore", target(cid), detail=f"version {number} {change.section} {change.index}")
-    if is_htmx(request):
+    deps.audit(request, "restore", deps.target(cid), detail=f"version {number} {change.section} {change.index}")
+    if deps.is_htmx(request):
         return _section_response(request, c, v, change.section)
-    return redirect(f"/consultations/{cid}#sec-{change.section}")
+    return deps.redirect(f"/consultations/{cid}#sec-{change.section}")
 
 
 # --- approval, rejection, correction, disputes ------------------------------------------------------------
 
 
-def _as_drafted(store: Store, cid: str, version: NoteVersion) -> NoteDraft:
-    """``version``'s note before any of its edits (edits change a draft version in place)."""
-    return undo_edits(version.note, sorted(store.notes.edits(cid, version.version), key=lambda e: e.at))
-
-
-def _apply_retention(request: Request) -> None:
-    from scribe.store.retention import apply_retention
-
-    apply_retention(deps.store(request), deps.settings(request))
-
-
 @router.post("/consultations/{cid}/approve", dependencies=[Depends(deps.csrf)])
 async def approve(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Approve the current version with the clinician's attestation; audio goes under the retention policy."""
-    c = load(request, cid, "approve")
+    c = deps.consultation(request, cid, "approve")
     form = await request.form()
     number = _form_version(form, c)
     v = _draft(request, c, number)
@@ -445,56 +429,43 @@ async def approve(request: Request, cid: str, user: User = Depends(deps.current_
         raise HTTPException(400, "Tick the attestation to approve: you are responsible for the note's content.")
     if counted.total and form.get("flags_checked") != "yes":
         raise HTTPException(400, f"Tick that you have checked the {counted.total} flagged items before approving.")
-    store = deps.store(request)
     approval = Approval(user_id=user.id, name=user.full_name, attestation=ATTESTATION, flags_acknowledged=counted.total)
-    approved = store.notes.approve(cid, number, approval)
-    changes = section_changes(_as_drafted(store, cid, store.notes.get_version(cid, 1)), approved.note)
-
-    def record(m: ReviewMetrics) -> None:
-        m.approved_at = approval.at
-        m.sections = changes
-
-    store.consultations.update_metrics(cid, record)
-    deps.audit(request, "approve", target(cid), detail=f"version {number}, {counted.total} flags acknowledged")
-    _apply_retention(request)
-    return redirect(f"/consultations/{cid}")
+    workflow.approve(deps.store(request), c, number, approval)
+    deps.audit(request, "approve", deps.target(cid), detail=f"version {number}, {counted.total} flags acknowledged")
+    apply_retention(deps.store(request), deps.settings(request))
+    return deps.redirect(f"/consultations/{cid}")
 
 
 @router.post("/consultations/{cid}/reject", dependencies=[Depends(deps.csrf)])
 async def reject(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Reject the current draft with a reason (the clinician can then write a new version)."""
-    c = load(request, cid, "approve")
+    c = deps.consultation(request, cid, "approve")
     form = await request.form()
     number = _form_version(form, c)
     _draft(request, c, number)
-    reason = " ".join(str(form.get("reason", "")).split())
+    reason = deps.one_line(form, "reason")
     if not reason:
         raise HTTPException(400, "Give a reason for rejecting the draft.")
-    deps.store(request).notes.reject(cid, number, reason[:_MAX_TEXT], user.id)
-    deps.audit(request, "reject", target(cid), detail=f"version {number}")
-    return redirect(f"/consultations/{cid}")
+    workflow.reject(deps.store(request), c, number, reason[:_MAX_TEXT], user.id)
+    deps.audit(request, "reject", deps.target(cid), detail=f"version {number}")
+    return deps.redirect(f"/consultations/{cid}")
 
 
 @router.post("/consultations/{cid}/correct", dependencies=[Depends(deps.csrf)])
 async def correct(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """A new DRAFT version copying the approved (or rejected) one, to be corrected and approved again."""
-    c = load(request, cid, "edit")
+    c = deps.consultation(request, cid, "edit")
     number = _form_version(await request.form(), c)
-    store = deps.store(request)
-    v = store.notes.get_version(cid, number)
-    if v.state not in (NoteState.APPROVED, NoteState.REJECTED):
-        raise HTTPException(409, "Only an approved or rejected note is corrected with a new version; edit this one.")
-    new = store.notes.add_version(cid, correction_of(v.note), created_by=user.id, based_on=number)
-    store.consultations.set_status(cid, ConsultationStatus.DRAFTED)
-    deps.audit(request, "correct", target(cid), detail=f"version {new.version} from {number}")
-    return redirect(f"/consultations/{cid}")
+    new = workflow.correct(deps.store(request), c, number, user.id)
+    deps.audit(request, "correct", deps.target(cid), detail=f"version {new.version} from {number}")
+    return deps.redirect(f"/consultations/{cid}")
 
 
 @router.post("/consultations/{cid}/disputes", dependencies=[Depends(deps.csrf)])
 async def dispute(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Record the patient's dispute of the note (by the clinician, on the patient's behalf)."""
-    c = load(request, cid, "dispute")
-    text = " ".join(str((await request.form()).get("text", "")).split())
+    c = deps.consultation(request, cid, "dispute")
+    text = deps.one_line(await request.form(), "text")
     if not text:
         raise HTTPException(400, "Write what the patient disputes.")
     if not c.current_version:
@@ -503,19 +474,17 @@ async def dispute(request: Request, cid: str, user: User = Depends(deps.current_
     approved = [v.version for v in store.notes.list_versions(cid) if v.state == NoteState.APPROVED]
     number = approved[-1] if approved else c.current_version
     store.notes.add_dispute(cid, number, text[:_MAX_TEXT], user.id)
-    deps.audit(request, "dispute", target(cid), detail=f"version {number}")
-    return redirect(f"/consultations/{cid}")
+    deps.audit(request, "dispute", deps.target(cid), detail=f"version {number}")
+    return deps.redirect(f"/consultations/{cid}")
 
 
 @router.post("/consultations/{cid}/letters", dependencies=[Depends(deps.csrf)])
 def redraft_letters(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """Queue the GP and patient letters to be drafted again from the current version."""
-    c = load(request, cid, "edit")
-    if not c.current_version:
-        raise HTTPException(409, "There is no note to draft letters from yet.")
-    queue(request, cid, JobKind.LETTERS)
-    deps.audit(request, "redraft-letters", target(cid))
-    return redirect(f"/consultations/{cid}?tab=letters")
+    c = deps.consultation(request, cid, "edit")
+    workflow.redraft_letters(c, deps.enqueuer(request))
+    deps.audit(request, "redraft-letters", deps.target(cid))
+    return deps.redirect(f"/consultations/{cid}?tab=letters")
 
 
 # --- active review time -------------------------------------------------------------------------------------
@@ -532,7 +501,7 @@ def _beats(request: Request) -> dict[tuple[str, int], datetime]:
 @router.post("/consultations/{cid}/heartbeat", dependencies=[Depends(deps.csrf)])
 def heartbeat(request: Request, cid: str, user: User = Depends(deps.current_user)) -> Response:
     """The review page is visible and in use: add the time since the last beat (at most 20 s) to review time."""
-    c = load(request, cid, "note")
+    c = deps.consultation(request, cid, "note")
     now = now_utc()
     beats = _beats(request)
     last = beats.get((cid, user.id))
