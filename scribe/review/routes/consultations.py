@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from fhir_mappings import nhs_number_error
 from scribe.audio.decode import probe_audio
 from scribe.errors import AudioError, StateError
 from scribe.notes.editing import blank_note
@@ -54,15 +55,8 @@ _STATUS_TEXT = {
 
 
 def valid_nhs_number(number: str) -> bool:
-    """Whether ``number`` (spaces allowed) is 10 digits whose last is the Modulus 11 check digit of the first 9."""
-    digits = number.replace(" ", "")
-    if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
-        return False
-    total = sum(int(d) * weight for d, weight in zip(digits[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == int(digits[9])
+    """Whether ``number`` (spaces allowed) is a valid NHS number: ``fhir_mappings.nhs_number_error`` finds nothing."""
+    return nhs_number_error(number.replace(" ", "")) is None
 
 
 # --- the list ----------------------------------------------------------------------------------------
