@@ -2,7 +2,8 @@
 
 Shared by every client scribe has for another server (an OpenAI-compatible LLM server, a FHIR
 server). A call marks what is worth another try by raising :class:`Transient`; anything else
-propagates at once.
+propagates at once. tenacity runs the loop; the pause is ours (:meth:`Backoff.pause`): what the
+server asked for, capped, else exponential backoff with seeded jitter.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import httpx
+import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +99,40 @@ class Backoff:
         """``attempt_once(attempt)`` until it succeeds; the last :class:`Transient` is raised when tries run out.
 
         ``on_failure(attempt, exc)`` hears of every transient failure (the last included), e.g. to
-        audit each attempt.
+        audit each attempt. Anything but a :class:`Transient` propagates at once.
         """
-        for attempt in range(1, self.tries + 1):
-            try:
-                return attempt_once(attempt)
-            except Transient as exc:
-                if on_failure is not None:
-                    on_failure(attempt, exc)
-                if attempt == self.tries:
-                    raise
-                wait = self.pause(attempt, exc.wait)
-                log.warning("%s: try %d of %d failed (%s); retrying in %.1f s", what, attempt, self.tries, exc, wait)
-                self._sleep(wait)
+
+        def failed(state: tenacity.RetryCallState) -> None:
+            if on_failure is not None:
+                on_failure(state.attempt_number, _failure(state))
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            if state.attempt_number >= self.tries:
+                return 0.0  # no pause after the last try, and no jitter drawn for it
+            return self.pause(state.attempt_number, _failure(state).wait)
+
+        def announce(state: tenacity.RetryCallState) -> None:
+            number, problem, pause = state.attempt_number, _failure(state), state.upcoming_sleep
+            log.warning("%s: try %d of %d failed (%s); retrying in %.1f s", what, number, self.tries, problem, pause)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(Transient),
+            stop=tenacity.stop_after_attempt(self.tries),
+            wait=wait,
+            after=failed,
+            before_sleep=announce,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return attempt_once(attempt.retry_state.attempt_number)
         raise AssertionError("unreachable")
+
+
+def _failure(state: tenacity.RetryCallState) -> Transient:
+    """The :class:`Transient` the try behind ``state`` raised."""
+    assert state.outcome is not None
+    exc = state.outcome.exception()
+    assert isinstance(exc, Transient)
+    return exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -48,6 +49,31 @@ def test_backoff_gives_up_with_the_last_failure_and_never_retries_other_errors()
     with pytest.raises(ValueError):
         backoff.run("x", refused)
     assert calls == [1]
+
+
+def test_the_jitter_is_drawn_once_per_pause_so_a_seeded_backoff_repeats_its_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waits: list[float] = []
+    backoff = Backoff(retries=1, base=1.0, seed=0, sleep=waits.append)
+
+    def always(attempt: int) -> None:
+        raise Transient(f"HTTP 503 on try {attempt}")
+
+    for _ in range(2):
+        with pytest.raises(Transient, match="try 2"):
+            backoff.run("sending", always)
+    jitter = random.Random(0)
+    assert waits == [jitter.uniform(0.5, 1.5), jitter.uniform(0.5, 1.5)], "no draw after the last try"
+    assert "sending: try 1 of 2 failed (HTTP 503 on try 1); retrying in" in caplog.text
+
+    def busy_once(attempt: int) -> str:
+        if attempt == 1:
+            raise Transient("HTTP 429", wait=7.0)
+        return "ok"
+
+    assert Backoff(retries=2, sleep=waits.append).run("x", busy_once) == "ok"
+    assert waits[-1] == 7.0, "the wait the server asked for, not the backoff"
 
 
 def test_server_asked_wait_is_honoured_but_capped() -> None:
