@@ -83,6 +83,13 @@ def test_reopen_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
         store.close()
 
 
+def test_store_is_its_parts(store: Store) -> None:
+    public = sorted(name for name in vars(Store) if not name.startswith("_"))
+    parts = sorted(name for name in vars(store) if not name.startswith("_"))
+    assert public == ["close"]
+    assert parts == ["audio", "audit", "consultations", "exports", "jobs", "keys", "notes", "users"]
+
+
 def test_users(store: Store) -> None:
     user = store.users.create("alice", "Dr Alice Smith", Role.CLINICIAN, "hash-a", totp_required=False)
     assert user.id > 0 and user.active and not user.totp_enabled
