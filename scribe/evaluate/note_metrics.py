@@ -106,7 +106,7 @@ def normalise_fact(text: str) -> str:
 
 
 def _default_extractor() -> Extractor:
-    from scribe.notes.lexicon import extract_facts  # the lexicon the grounding check uses
+    from scribe.notes.lexicon.extraction import extract_facts  # the lexicon the grounding check uses
 
     return extract_facts
 

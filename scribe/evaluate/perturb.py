@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scribe.notes.grounding import ground_note, is_not_discussed
-from scribe.notes.lexicon import PRESENT, classes_of, extract_facts, number_spans, segment_facts
+from scribe.notes.lexicon.dialogue import segment_facts
+from scribe.notes.lexicon.extraction import extract_facts
+from scribe.notes.lexicon.facts import PRESENT
+from scribe.notes.lexicon.numbers import number_spans
+from scribe.notes.lexicon.wordlists import classes_of
 from scribe.records import Grounded, Medication, MedicationChange, NoteDraft, Statement, Transcript
 
 KINDS = ("wrong_dose", "wrong_side", "added_drug", "negation_flipped")

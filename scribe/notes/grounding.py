@@ -68,23 +68,14 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from scribe.notes.injection import instruction_like
-from scribe.notes.lexicon import (
-    ABSENT,
-    ASKED,
-    NO_ALLERGIES,
-    POLAR_KINDS,
-    PRESENT,
-    RELATIVE_DATES,
-    Fact,
-    classes_of,
-    extract_facts,
-    is_drug_class,
-    number_spans,
-    segment_facts,
-    stopwords,
-    tokenize,
-    word_polarities,
-)
+from scribe.notes.lexicon.dates import RELATIVE_DATES
+from scribe.notes.lexicon.dialogue import segment_facts
+from scribe.notes.lexicon.extraction import extract_facts
+from scribe.notes.lexicon.facts import ABSENT, ASKED, NO_ALLERGIES, POLAR_KINDS, PRESENT, Fact
+from scribe.notes.lexicon.negation import word_polarities
+from scribe.notes.lexicon.numbers import number_spans
+from scribe.notes.lexicon.tokens import tokenize
+from scribe.notes.lexicon.wordlists import classes_of, is_drug_class, stopwords
 from scribe.records import Allergy, Grounded, Letter, NoteDraft, Segment, SpeakerRole, Transcript
 
 NOT_DISCUSSED_REASON = "not discussed"

@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 
 from scribe.notes.grounding import ground_items, is_not_discussed
-from scribe.notes.lexicon import NO_ALLERGIES, PRESENT, Fact, extract_facts
+from scribe.notes.lexicon.extraction import extract_facts
+from scribe.notes.lexicon.facts import NO_ALLERGIES, PRESENT, Fact
 from scribe.records import (
     Allergy,
     Finding,

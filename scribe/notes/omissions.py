@@ -17,17 +17,10 @@ import re
 from rapidfuzz import fuzz
 
 from scribe.notes.injection import instruction_like
-from scribe.notes.lexicon import (
-    ABSENT,
-    ASKED,
-    NO_ALLERGIES,
-    PRESENT,
-    Fact,
-    classes_of,
-    extract_facts,
-    is_drug_class,
-    segment_facts,
-)
+from scribe.notes.lexicon.dialogue import segment_facts
+from scribe.notes.lexicon.extraction import extract_facts
+from scribe.notes.lexicon.facts import ABSENT, ASKED, NO_ALLERGIES, PRESENT, Fact
+from scribe.notes.lexicon.wordlists import classes_of, is_drug_class
 from scribe.records import Allergy, NoteDraft, Omission, SpeakerRole, Transcript
 
 _GENERIC_SAFETY_NET = re.compile(r"\bsafety[- ]?net", re.IGNORECASE)

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from scribe.notes.lexicon import (
-    ABSENT,
-    ASKED,
-    NO_ALLERGIES,
-    PRESENT,
-    answer_polarity,
-    classes_of,
-    extract_facts,
-    fuzzy_medicine,
-    is_drug_class,
-    medicines,
-    number_spans,
-    red_flags,
-    segment_facts,
-)
+from scribe.notes.lexicon.dialogue import answer_polarity, segment_facts
+from scribe.notes.lexicon.extraction import extract_facts
+from scribe.notes.lexicon.facts import ABSENT, ASKED, NO_ALLERGIES, PRESENT
+from scribe.notes.lexicon.numbers import number_spans
+from scribe.notes.lexicon.phrases import fuzzy_medicine
+from scribe.notes.lexicon.wordlists import classes_of, is_drug_class, medicines, red_flags
 from scribe.records import Segment
 
 
